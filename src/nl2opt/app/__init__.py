@@ -1,0 +1,1 @@
+"""The Streamlit chat app. Built in the app issue."""

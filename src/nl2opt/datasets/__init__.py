@@ -1,0 +1,1 @@
+"""Benchmark dataset loaders (OptiBench, NL4OPT, MAMO, ...). Built in the evaluation issue."""

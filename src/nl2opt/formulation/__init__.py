@@ -1,0 +1,1 @@
+"""The five-element formulation: data model, expression language, checks, compilation."""

@@ -1,0 +1,198 @@
+"""Resolve a formulation's sets and parameters into arrays.
+
+Sets become ordered element tuples; indexed parameters become dense float
+arrays over the product of their index sets, with NaN where no value (and no
+default) was given. CSV sources are read here, relative to the formulation's
+data directory.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from nl2opt.errors import DataError
+from nl2opt.formulation.model import CsvSource, Formulation, Parameter, SetDef
+
+MAX_SET_SIZE = 50_000_000
+
+
+@dataclass(frozen=True)
+class SetData:
+    name: str
+    elements: tuple
+    positions: dict = field(repr=False, compare=False)
+
+    @property
+    def is_integer(self) -> bool:
+        return all(isinstance(e, int) for e in self.elements)
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def position_of(self, element) -> int | None:
+        """Position of an element, accepting '3' for 3 (JSON keys are strings)."""
+        if element in self.positions:
+            return self.positions[element]
+        return self.positions.get(str(element))
+
+
+@dataclass(frozen=True)
+class ParamData:
+    name: str
+    index: tuple[str, ...]
+    values: np.ndarray  # shape = sizes of the index sets; NaN = missing
+
+    def missing_tuples(self, sets: dict[str, SetData], limit: int = 3) -> tuple[int, list]:
+        """How many index tuples have no value, and the first few of them."""
+        missing = np.argwhere(np.isnan(self.values)) if self.index else np.empty((0, 0))
+        examples = [tuple(sets[s].elements[p] for s, p in zip(self.index, row))
+                    for row in missing[:limit]]
+        return len(missing), examples
+
+
+@dataclass(frozen=True)
+class ModelData:
+    sets: dict[str, SetData]
+    params: dict[str, ParamData]
+
+
+def make_set(name: str, elements: Iterable) -> SetData:
+    ordered = tuple(elements)
+    positions: dict = {}
+    for position, element in enumerate(ordered):
+        if element in positions:
+            raise DataError(f"set '{name}': element {element!r} is listed twice; list each "
+                            "element once")
+        positions[element] = position
+        positions.setdefault(str(element), position)
+    return SetData(name, ordered, positions)
+
+
+def resolve_data(formulation: Formulation) -> ModelData:
+    """Sets and parameter arrays of a formulation; raises DataError on bad data."""
+    sets = {s.name: resolve_set(s, formulation.data_dir) for s in formulation.sets}
+    params = {p.name: resolve_parameter(p, sets, formulation.data_dir)
+              for p in formulation.parameters}
+    return ModelData(sets, params)
+
+
+def resolve_set(definition: SetDef, data_dir: Path) -> SetData:
+    if definition.range is not None:
+        first, last = definition.range
+        if last - first + 1 > MAX_SET_SIZE:
+            raise DataError(f"set '{definition.name}': range {first}..{last} is too large")
+        return make_set(definition.name, range(first, last + 1))
+    if definition.csv is not None:
+        rows = read_csv(definition.csv, data_dir, f"set '{definition.name}'")
+        column = definition.csv.value_column
+        seen = dict.fromkeys(_element(row[column]) for row in rows)
+        return make_set(definition.name, seen)
+    return make_set(definition.name, definition.elements or [])
+
+
+def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path) -> ParamData:
+    where = f"parameter '{param.name}'"
+    unknown = [s for s in param.index if s not in sets]
+    if unknown:
+        raise DataError(f"{where} is indexed over undeclared set(s) {', '.join(unknown)}; "
+                        "declare them under 'sets'")
+    index_sets = [sets[s] for s in param.index]
+    fill = np.nan if param.default is None else float(param.default)
+    if not index_sets:
+        value = param.value if param.value is not None else param.default
+        return ParamData(param.name, (), np.array(float(value)))
+    values = np.full(tuple(len(s) for s in index_sets), fill, dtype=float)
+    for key, value in _entries(param, data_dir, where):
+        values[_locate(key, index_sets, where)] = _number(value, where, key)
+    return ParamData(param.name, tuple(param.index), values)
+
+
+def _entries(param: Parameter, data_dir: Path, where: str) -> Iterable[tuple[tuple, object]]:
+    arity = len(param.index)
+    if param.values is not None:
+        yield from _flatten(param.values, arity, (), where)
+    elif param.table is not None:
+        for row in param.table:
+            if len(row) != arity + 1:
+                raise DataError(f"{where}: table row {row} has {len(row)} entries; expected "
+                                f"{arity} index elements followed by the value")
+            yield tuple(row[:arity]), row[arity]
+    elif param.csv is not None:
+        source = param.csv
+        if len(source.index_columns) != arity:
+            raise DataError(f"{where}: csv.index_columns names {len(source.index_columns)} "
+                            f"column(s) but the parameter has {arity} index set(s)")
+        for row in read_csv(source, data_dir, where):
+            yield tuple(_element(row[c]) for c in source.index_columns), row[source.value_column]
+
+
+def _flatten(mapping, depth: int, prefix: tuple, where: str):
+    if depth == 0:
+        yield prefix, mapping
+        return
+    if not isinstance(mapping, dict):
+        raise DataError(f"{where}: expected a mapping at index {prefix or '(top)'}, got "
+                        f"{mapping!r}; nest one level per index set")
+    for key, value in mapping.items():
+        yield from _flatten(value, depth - 1, prefix + (key,), where)
+
+
+def _locate(key: tuple, index_sets: list[SetData], where: str) -> tuple[int, ...]:
+    positions = []
+    for element, set_data in zip(key, index_sets):
+        position = set_data.position_of(element)
+        if position is None:
+            raise DataError(f"{where}: {element!r} is not an element of set '{set_data.name}' "
+                            f"(elements: {_preview(set_data.elements)})")
+        positions.append(position)
+    return tuple(positions)
+
+
+def _number(value, where: str, key: tuple) -> float:
+    if isinstance(value, bool):
+        raise DataError(f"{where}{list(key)}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}{list(key)}: {value!r} is not a number") from None
+    if np.isnan(number):
+        raise DataError(f"{where}{list(key)}: value is NaN; give a number or use 'default'")
+    return number
+
+
+def _element(text: str):
+    """CSV cells are text; integers become ints so they match integer sets."""
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        return stripped
+
+
+def read_csv(source: CsvSource, data_dir: Path, where: str) -> list[dict[str, str]]:
+    path = Path(source.path)
+    path = path if path.is_absolute() else data_dir / path
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except OSError as error:
+        raise DataError(f"{where}: cannot read CSV file {path} ({error.strerror or error}); "
+                        "check the path, which is relative to the formulation file") from None
+    wanted = [*source.index_columns, source.value_column]
+    absent = [c for c in wanted if c not in header]
+    if absent:
+        raise DataError(f"{where}: CSV file {path} has no column(s) {', '.join(absent)}; "
+                        f"its columns are {', '.join(header)}")
+    return rows
+
+
+def _preview(elements: tuple, limit: int = 8) -> str:
+    shown = ", ".join(repr(e) for e in elements[:limit])
+    return shown + (", ..." if len(elements) > limit else "")

@@ -1,0 +1,1 @@
+"""The experience library (AlphaOPT-style insights from failures). Built in a later issue."""
