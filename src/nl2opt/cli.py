@@ -16,8 +16,8 @@ from nl2opt.errors import Nl2OptError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="nl2opt: from a decision problem to a checked optimization model, "
                        "solver code and an answer.")
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # long messages stay on one line, greppable
+errors = Console(stderr=True, soft_wrap=True)
 
 FormulationArg = typer.Argument(..., help="A formulation JSON file (nl2opt.formulation/1).")
 

@@ -247,9 +247,11 @@ class Evaluator:
             row = int(np.flatnonzero(~valid)[0])
             bound = ", ".join(f"{k} = {v!r}" for k, v in
                               zip(frame.bindings, frame.labels(row))) or "no indices bound"
-            raise self.fail(node, f"index '{E.to_source(index)}' = {candidates[row]!r} is not "
+            bad = candidates[row].item() if hasattr(candidates[row], "item") else candidates[row]
+            raise self.fail(node, f"index '{E.to_source(index)}' = {bad!r} is not "
                             f"an element of set '{expected.name}' (when {bound}); restrict the "
-                            "indices with a condition, e.g. 'where: t > 1'")
+                            "indices with a condition (e.g. 'where: t > 1' for t - 1) or "
+                            "treat that case in a separate constraint")
         return positions
 
     def _elements(self, set_data: SetData) -> np.ndarray:

@@ -47,6 +47,14 @@ class ParsedFormulation:
 def parse_formulation(formulation: Formulation) -> tuple[ParsedFormulation | None,
                                                          list[ExpressionError]]:
     """Parse every expression; returns the parsed form (None if any failed) and all errors."""
+    partial, errors = parse_partially(formulation)
+    return (None if errors else partial), errors
+
+
+def parse_partially(formulation: Formulation) -> tuple[ParsedFormulation | None,
+                                                       list[ExpressionError]]:
+    """Like parse_formulation, but keeps every piece that did parse (for validation,
+    which checks the rest); None only when the objective itself failed."""
     errors: list[ExpressionError] = []
 
     def parse(text: str, element: str, relation: bool = False) -> ParsedText | None:
@@ -73,7 +81,7 @@ def parse_formulation(formulation: Formulation) -> tuple[ParsedFormulation | Non
             constraints.append(ParsedConstraint(constraint.name, element, tuple(forall), where,
                                                 relation))
     variables = [_parse_variable(v, parse) for v in formulation.variables]
-    if errors or objective is None:
+    if objective is None:
         return None, errors
     return ParsedFormulation(objective, tuple(constraints), tuple(variables)), errors
 

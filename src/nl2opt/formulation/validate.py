@@ -18,7 +18,7 @@ from nl2opt.formulation import expr as E
 from nl2opt.formulation.classify import NONLINEAR, degree
 from nl2opt.formulation.data import ModelData, SetData, resolve_data
 from nl2opt.formulation.model import Formulation, VarType
-from nl2opt.formulation.parsed import ParsedFormulation, ParsedText, parse_formulation
+from nl2opt.formulation.parsed import ParsedFormulation, ParsedText, parse_partially
 
 RESERVED = {"sum", "for", "in", "if", "and", "or", "not", "len", *E.FUNCTIONS}
 
@@ -50,7 +50,7 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
     """Every issue found, errors first. `compile_check` also dry-runs the array compiler,
     which finds data-dependent errors such as an index `t - 1` leaving its set."""
     issues = _duplicate_names(formulation)
-    parsed, parse_errors = parse_formulation(formulation)
+    parsed, parse_errors = parse_partially(formulation)
     issues += [_from_expression_error(e) for e in parse_errors]
     data = _resolve(formulation, issues)
     if parsed is not None:
@@ -61,6 +61,7 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
     if data is not None:
         _check_data(formulation, data, issues)
     if compile_check and parsed is not None and data is not None and not errors_only(issues):
+        # No parse errors here, so the partial parse is complete.
         _dry_compile(formulation, parsed, data, issues)
     return sorted(issues, key=lambda i: i.severity is not Severity.error)
 
