@@ -1,41 +1,44 @@
-"""The Python API: check, classify and solve formulations.
+"""The Python API.
 
     import nl2opt
-    formulation = nl2opt.load_formulation("examples/bakery_lp.json")
-    result = nl2opt.solve_formulation(formulation)
-    print(result.objective, result.value("x", "bread"))
+    result = nl2opt.solve_formulation("examples/bakery_lp.json")     # a formulation
+    report = nl2opt.solve("A bakery makes bread and cakes ...",     # plain text
+                          llm="openai:qwen2.5:7b@http://localhost:11434/v1")
+    print(report.objective, report.explanation)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nl2opt.errors import FormulationError
-from nl2opt.formulation.arrays import prepare
-from nl2opt.formulation.classify import ProblemClass, classify
+from nl2opt.formulation.classify import ProblemClass
 from nl2opt.formulation.model import Formulation, load_formulation
-from nl2opt.formulation.validate import Issue, errors_only, format_issues, validate
-from nl2opt.solvers.base import SolveOptions
-from nl2opt.solvers.registry import choose_backend
-from nl2opt.solvers.result import SolveResult, Termination
+from nl2opt.formulation.validate import Issue, validate
+from nl2opt.solvers.result import SolveResult
+from nl2opt.solvers.solve import problem_class_of
+from nl2opt.solvers.solve import solve as solve_checked
+
+if TYPE_CHECKING:
+    from nl2opt.pipeline.report import Report
+
+Source = Formulation | str | Path | dict
 
 
-def as_formulation(source: Formulation | str | Path | dict) -> Formulation:
+def as_formulation(source: Source) -> Formulation:
     return source if isinstance(source, Formulation) else load_formulation(source)
 
 
-def check_formulation(source: Formulation | str | Path | dict) -> list[Issue]:
+def check_formulation(source: Source) -> list[Issue]:
     """All validation issues (errors first); an empty list means clean."""
     return validate(as_formulation(source))
 
 
-def classify_formulation(source: Formulation | str | Path | dict) -> ProblemClass:
-    formulation = as_formulation(source)
-    parsed, _data = prepare(formulation)
-    return classify(formulation, parsed)
+def classify_formulation(source: Source) -> ProblemClass:
+    return problem_class_of(as_formulation(source))
 
 
-def solve_formulation(source: Formulation | str | Path | dict, solver: str | None = None,
+def solve_formulation(source: Source, solver: str | None = None,
                       time_limit: float | None = None, log: bool = False,
                       check: bool = True) -> SolveResult:
     """Validate, pick a backend by problem class (or use `solver`), and solve.
@@ -43,18 +46,43 @@ def solve_formulation(source: Formulation | str | Path | dict, solver: str | Non
     Raises FormulationError (with `.issues`) when validation finds errors;
     infeasible and unbounded models come back as results with a diagnosis.
     """
-    formulation = as_formulation(source)
-    if check:
-        problems = errors_only(validate(formulation))
-        if problems:
-            raise FormulationError("the formulation has errors:\n" + format_issues(problems),
-                                   problems)
-    problem_class = classify_formulation(formulation)
-    backend = choose_backend(problem_class, solver)
-    options = SolveOptions(time_limit=time_limit, log=log)
-    result = backend.solve(formulation, options)
-    if solver is None and problem_class is ProblemClass.QP and \
-            result.termination is Termination.error:
-        # HiGHS solves convex QPs only; SCIP takes the nonconvex ones.
-        result = choose_backend(ProblemClass.NLP).solve(formulation, options)
-    return result
+    return solve_checked(as_formulation(source), solver, time_limit, log, check)
+
+
+def formulate(text: str, llm=None, rounds: int = 3) -> Formulation:
+    """Plain text to a checked formulation, using the LLM given by `llm` (a backend or a
+    spec string such as 'vllm:Qwen/Qwen3-8B'; default: env NL2OPT_LLM, then vLLM)."""
+    from nl2opt.llm.spec import make_llm
+    from nl2opt.pipeline.run import PipelineOptions, formulate as formulate_text
+
+    return formulate_text(text, make_llm(llm), PipelineOptions(rounds=rounds))
+
+
+def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
+          samples: int = 1, time_limit: float | None = 60.0) -> "Report":
+    """Text or a formulation in, a `Report` out: formulation, code, answer, attempts.
+
+    A Formulation, dict or path to a .json file is solved directly (no LLM);
+    anything else is treated as a problem statement for the LLM.
+    """
+    # The LLM pipeline is imported on first use so that `import nl2opt` stays light.
+    from nl2opt.pipeline.report import Report, explain
+    from nl2opt.pipeline.run import PipelineOptions, generate_code, solve_text
+
+    if _is_formulation(source):
+        formulation = as_formulation(source)
+        result = solve_formulation(formulation, solver=solver, time_limit=time_limit)
+        return Report(formulation=formulation, result=result, code=generate_code(formulation),
+                      explanation=explain(formulation, result))
+    from nl2opt.llm.spec import make_llm
+
+    options = PipelineOptions(rounds=rounds, samples=samples, solver=solver,
+                              time_limit=time_limit)
+    return solve_text(str(source), make_llm(llm), options)
+
+
+def _is_formulation(source: Source) -> bool:
+    if isinstance(source, (Formulation, dict, Path)):
+        return True
+    text = str(source).strip()
+    return text.startswith("{") or (text.endswith(".json") and "\n" not in text)

@@ -44,19 +44,59 @@ def _fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
+LlmOption = typer.Option(None, "--llm", help="LLM spec, e.g. vllm:Qwen/Qwen3-8B, "
+                         "openai:MODEL@http://host:port/v1, batch:DIR, replay:FILE. "
+                         "Default: env NL2OPT_LLM, then vLLM in-process.")
+
+
+def _problem_text(source: str) -> str:
+    path = Path(source)
+    if len(source) < 4096 and "\n" not in source and path.is_file():
+        return path.read_text(encoding="utf-8")
+    return source
+
+
+def _is_formulation_file(source: str) -> bool:
+    return source.endswith(".json") and "\n" not in source
+
+
 @app.command()
-def solve(formulation: Path = FormulationArg,
+def solve(source: str = typer.Argument(..., help="A formulation .json file, a text file with "
+                                       "a problem statement, or the statement itself."),
+          llm: Optional[str] = LlmOption,
           solver: Optional[str] = typer.Option(None, "--solver", "-s",
                                                help="highs, cpsat, pyomo-highs or scip; "
                                                     "default: chosen by problem class."),
           time_limit: Optional[float] = typer.Option(None, "--time-limit", "-t",
-                                                     help="Seconds."),
+                                                     help="Seconds per solve."),
+          rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds (text input)."),
+          samples: int = typer.Option(1, "--samples", help="Formulations to sample and vote "
+                                      "on (text input)."),
           as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
           log: bool = typer.Option(False, "--log", help="Include the solver log.")) -> None:
-    """Solve a formulation and print the answer (or why there is none)."""
+    """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
+    if _is_formulation_file(source):
+        _solve_file(Path(source), solver, time_limit, as_json, log)
+        return
+    from nl2opt.api import solve as solve_any
+
+    with console.status("formulating and solving...", spinner="dots"):
+        try:
+            report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
+                               samples=samples, time_limit=time_limit)
+        except Nl2OptError as error:
+            _fail(str(error))
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        _print_report(report)
+    raise typer.Exit(0 if report.result is not None else 1)
+
+
+def _solve_file(path: Path, solver, time_limit, as_json: bool, log: bool) -> None:
     from nl2opt.api import solve_formulation
 
-    model = _load(formulation)
+    model = _load(path)
     try:
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
     except Nl2OptError as error:
@@ -65,6 +105,54 @@ def solve(formulation: Path = FormulationArg,
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
     _print_result(result)
+
+
+@app.command()
+def formulate(source: str = typer.Argument(..., help="A problem statement or a text file."),
+              output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                                    help="Write the formulation JSON here."),
+              llm: Optional[str] = LlmOption,
+              rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds.")) -> None:
+    """Turn a problem statement into a checked five-element formulation (JSON)."""
+    from nl2opt.api import formulate as formulate_text
+
+    with console.status("formulating...", spinner="dots"):
+        try:
+            formulation = formulate_text(_problem_text(source), llm=llm, rounds=rounds)
+        except Nl2OptError as error:
+            _fail(str(error))
+    if output is None:
+        sys.stdout.write(formulation.to_json() + "\n")
+    else:
+        output.write_text(formulation.to_json() + "\n", encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+def _print_report(report) -> None:
+    from rich.markdown import Markdown
+
+    if report.formulation is not None:
+        from nl2opt.formulation.render import render_markdown
+
+        console.print(Markdown(render_markdown(report.formulation)))
+    if report.result is not None:
+        _print_result(report.result)
+        console.print(report.explanation, highlight=False)
+    if report.agreement is not None:
+        console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
+                      f"({len(report.samples)} samples)")
+    table = Table("sample", "round", "stage", "outcome", "problems", "tokens",
+                  title="attempts")
+    for attempt in report.attempts:
+        outcome = attempt.termination or "-"
+        if attempt.objective is not None:
+            outcome += f" {attempt.objective:.6g}"
+        table.add_row(str(attempt.sample), str(attempt.round), attempt.stage, outcome,
+                      "; ".join(p.splitlines()[0][:60] for p in attempt.problems) or "-",
+                      str(attempt.prompt_tokens + attempt.completion_tokens))
+    console.print(table)
+    if report.error:
+        errors.print(f"[bold red]error:[/] {report.error}", highlight=False)
 
 
 def _print_result(result) -> None:

@@ -1,0 +1,1 @@
+"""The formulate -> validate -> compile -> solve -> check pipeline, with self-correction."""

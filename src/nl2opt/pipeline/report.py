@@ -1,0 +1,100 @@
+"""The record of a formulate-and-solve run: every attempt, and the final answer."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from nl2opt.formulation.model import Formulation
+from nl2opt.solvers.result import SolveResult, Termination
+
+
+class Attempt(BaseModel):
+    """One LLM answer and what became of it."""
+
+    sample: int = 0
+    round: int = 0
+    prompt_id: str = ""
+    prompt_hash: str = ""
+    messages: list[dict] = Field(default_factory=list)
+    raw_response: str = ""
+    reasoning: str = ""
+    formulation: dict | None = None
+    stage: str = ""  # where it stopped: reply, validate, compile, solve, check, done
+    problems: list[str] = Field(default_factory=list)
+    warnings: int = 0
+    termination: str | None = None
+    objective: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_seconds: float = 0.0
+    check_seconds: float = 0.0
+    solve_seconds: float = 0.0
+
+
+class SampleOutcome(BaseModel):
+    sample: int
+    termination: str | None
+    objective: float | None
+    votes: int = 0
+    issues: int = 0
+
+
+class Report(BaseModel):
+    """Everything `nl2opt.solve` produced for one problem."""
+
+    problem: str = ""
+    llm: str = ""
+    formulation: Formulation | None = None
+    code: str = ""
+    result: SolveResult | None = None
+    explanation: str = ""
+    attempts: list[Attempt] = Field(default_factory=list)
+    samples: list[SampleOutcome] = Field(default_factory=list)
+    agreement: float | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.termination is Termination.optimal
+
+    @property
+    def objective(self) -> float | None:
+        return self.result.objective if self.result else None
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(a.prompt_tokens + a.completion_tokens for a in self.attempts)
+
+    @property
+    def rounds_used(self) -> int:
+        return max((a.round for a in self.attempts), default=0)
+
+
+def explain(formulation: Formulation, result: SolveResult, limit: int = 8) -> str:
+    """A short plain-language account of the answer, built from the result itself."""
+    sense = formulation.objective.sense.value
+    if result.termination is not Termination.optimal or result.objective is None:
+        text = f"No optimal plan was found: the model is {result.termination.value}."
+        return text + (f"\n{result.diagnosis}" if result.diagnosis else "")
+    lines = [f"The best plan ({sense}) reaches an objective of {result.objective:.6g}."]
+    chosen = []
+    for variable in result.variables.values():
+        for key, value in variable.values:
+            if abs(value) > 1e-9:
+                label = f"{variable.name}[{', '.join(map(str, key))}]" if key else variable.name
+                chosen.append(f"{label} = {value:.6g}")
+    if chosen:
+        more = f" and {len(chosen) - limit} more" if len(chosen) > limit else ""
+        lines.append("Nonzero decisions: " + ", ".join(chosen[:limit]) + more + ".")
+    binding = [_row_label(name, row) for name, values in result.constraints.items()
+               for row in values.rows if abs(row.get("slack", 1.0)) < 1e-7]
+    if binding:
+        more = f" and {len(binding) - limit} more" if len(binding) > limit else ""
+        lines.append("Binding constraints (no slack left): " + ", ".join(binding[:limit])
+                     + more + ".")
+    return "\n".join(lines)
+
+
+def _row_label(name: str, row: dict) -> str:
+    index = row.get("index") or []
+    return f"{name}[{', '.join(map(str, index))}]" if index else name

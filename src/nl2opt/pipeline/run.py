@@ -1,0 +1,243 @@
+"""Formulate, check, solve and repair: text in, `Report` out.
+
+Each sample is a *track*: an LLM answer that is read, validated, compiled,
+solved and checked; whatever goes wrong becomes targeted feedback for the
+next round. All tracks that need a repair in a round go to the LLM in one
+batch. With several samples, the answer is the majority objective value
+(ties: fewest issues). Labels and reference answers never enter the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from nl2opt.errors import CompileError, FormulationError, Nl2OptError
+from nl2opt.formulation.model import Formulation
+from nl2opt.formulation.validate import Severity, validate
+from nl2opt.llm.types import LLMBackend, LLMRequest, LLMResponse, Sampling
+from nl2opt.pipeline.checks import result_feedback
+from nl2opt.pipeline.prompts import Prompt, fewshot_answer, render_prompt
+from nl2opt.pipeline.reply import read_reply, reply_schema
+from nl2opt.pipeline.report import Attempt, Report, SampleOutcome, explain
+from nl2opt.solvers.result import SolveResult, Termination
+
+FORMULATE_PROMPT = "formulate.v1"
+REPAIR_PROMPT = "repair.v1"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    rounds: int = 3
+    samples: int = 1
+    solver: str | None = None
+    time_limit: float | None = 60.0
+    temperature: float | None = None  # default: 0 for one sample, 0.7 for several
+    max_tokens: int = 4096
+    structured: bool = True
+
+    def sampling(self) -> Sampling:
+        default = 0.0 if self.samples == 1 else 0.7
+        temperature = self.temperature if self.temperature is not None else default
+        return Sampling(temperature=temperature, max_tokens=self.max_tokens)
+
+
+@dataclass
+class Track:
+    """One sample's progress through the rounds."""
+
+    sample: int
+    attempts: list[Attempt] = field(default_factory=list)
+    formulation: Formulation | None = None
+    result: SolveResult | None = None
+    best: tuple[Formulation, SolveResult] | None = None
+    feedback: list[str] = field(default_factory=list)
+    last_text: str = ""
+
+    @property
+    def done(self) -> bool:
+        return bool(self.attempts) and not self.feedback
+
+    @property
+    def issues(self) -> int:
+        last = self.attempts[-1] if self.attempts else None
+        return (len(last.problems) + last.warnings) if last else 0
+
+
+def formulation_request(problem: str, options: PipelineOptions, n: int = 1) -> LLMRequest:
+    prompt = render_prompt(FORMULATE_PROMPT, problem=problem.strip(),
+                           example_answer=fewshot_answer())
+    return _request(prompt, options, n)
+
+
+def repair_request(problem: str, track: Track, round_number: int,
+                   options: PipelineOptions) -> LLMRequest:
+    current = track.formulation.to_json() if track.formulation else track.last_text[:8000]
+    prompt = render_prompt(REPAIR_PROMPT, problem=problem.strip(), formulation=current,
+                           feedback="\n".join(f"- {line}" for line in track.feedback),
+                           round=round_number)
+    return _request(prompt, options, 1)
+
+
+def _request(prompt: Prompt, options: PipelineOptions, n: int) -> LLMRequest:
+    return LLMRequest(messages=prompt.messages, n=n, sampling=options.sampling(),
+                      json_schema=reply_schema() if options.structured else None,
+                      schema_name="formulation_reply", prompt_id=prompt.id,
+                      prompt_hash=prompt.hash)
+
+
+def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions()
+               ) -> Report:
+    """The whole copilot loop for one problem statement."""
+    report = Report(problem=problem, llm=f"{llm.name}:{llm.model}")
+    first = formulation_request(problem, options, n=options.samples)
+    started = time.perf_counter()
+    responses = llm.generate([first])[0]
+    seconds = (time.perf_counter() - started) / max(len(responses), 1)
+    tracks = [Track(sample=k) for k in range(len(responses))]
+    for track, response in zip(tracks, responses):
+        _advance(track, response, first, 0, seconds, options)
+    for round_number in range(1, options.rounds + 1):
+        pending = [t for t in tracks if not t.done]
+        if not pending:
+            break
+        requests = [repair_request(problem, t, round_number, options) for t in pending]
+        started = time.perf_counter()
+        replies = llm.generate(requests)
+        seconds = (time.perf_counter() - started) / len(requests)
+        for track, request, reply in zip(pending, requests, replies):
+            _advance(track, reply[0], request, round_number, seconds, options)
+    return _conclude(report, tracks)
+
+
+def formulate(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions()
+              ) -> Formulation:
+    """Text to a checked formulation (solved once to catch infeasibility and the like)."""
+    report = solve_text(problem, llm, options)
+    if report.formulation is None:
+        raise FormulationError(report.error or "the LLM gave no usable formulation")
+    return report.formulation
+
+
+def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_number: int,
+             llm_seconds: float, options: PipelineOptions) -> None:
+    attempt = Attempt(sample=track.sample, round=round_number, prompt_id=request.prompt_id,
+                      prompt_hash=request.prompt_hash,
+                      messages=[m.model_dump() for m in request.messages],
+                      raw_response=response.text, llm_seconds=llm_seconds,
+                      prompt_tokens=response.usage.prompt_tokens,
+                      completion_tokens=response.usage.completion_tokens)
+    track.last_text = response.text
+    formulation, attempt.reasoning, problems = read_reply(response)
+    attempt.stage = "reply"
+    if formulation is not None:
+        track.formulation = formulation
+        attempt.formulation = formulation.to_dict()
+        problems = problems + _check_and_solve(track, formulation, attempt, options)
+    attempt.problems = problems
+    track.feedback = problems
+    if not problems:
+        attempt.stage = "done"
+    track.attempts.append(attempt)
+
+
+def _check_and_solve(track: Track, formulation: Formulation, attempt: Attempt,
+                     options: PipelineOptions) -> list[str]:
+    from nl2opt.solvers.solve import solve as solve_formulation
+
+    started = time.perf_counter()
+    issues = validate(formulation)
+    attempt.check_seconds = time.perf_counter() - started
+    attempt.warnings = sum(1 for i in issues if i.severity is Severity.warning)
+    errors = [i for i in issues if i.severity is Severity.error]
+    attempt.stage = "validate"
+    if errors:
+        return [f"{i.element}: {i.message}" for i in errors]
+    attempt.stage = "solve"
+    started = time.perf_counter()
+    try:
+        result = solve_formulation(formulation, solver=options.solver,
+                                   time_limit=options.time_limit, check=False)
+    except CompileError as error:
+        attempt.stage = "compile"
+        return [f"Compiling failed: {error}"]
+    except Nl2OptError as error:
+        return [f"Solving failed: {error}"]
+    finally:
+        attempt.solve_seconds = time.perf_counter() - started
+    track.result = result
+    attempt.termination = result.termination.value
+    attempt.objective = result.objective
+    if result.termination is Termination.optimal:
+        track.best = (formulation, result)
+    attempt.stage = "check"
+    return result_feedback(formulation, result)
+
+
+def _conclude(report: Report, tracks: list[Track]) -> Report:
+    report.attempts = [a for t in tracks for a in t.attempts]
+    outcomes = [_outcome(t) for t in tracks]
+    chosen = _vote(tracks, outcomes)
+    report.samples = outcomes
+    if len(tracks) > 1 and chosen is not None:
+        report.agreement = outcomes[chosen.sample].votes / len(tracks)
+    if chosen is None or chosen.formulation is None:
+        last = tracks[0].attempts[-1] if tracks and tracks[0].attempts else None
+        report.error = ("no usable formulation after all rounds"
+                        + (f"; last problems: {' | '.join(last.problems)}" if last else ""))
+        return report
+    formulation, result = chosen.best or (chosen.formulation, chosen.result)
+    report.formulation = formulation
+    report.result = result
+    if result is not None:
+        report.explanation = explain(formulation, result)
+    report.code = generate_code(formulation)
+    if chosen.feedback:
+        report.error = "unresolved after all rounds: " + " | ".join(chosen.feedback)
+    return report
+
+
+def _outcome(track: Track) -> SampleOutcome:
+    formulation_result = track.best or (track.formulation, track.result)
+    result = formulation_result[1]
+    return SampleOutcome(sample=track.sample,
+                         termination=result.termination.value if result else None,
+                         objective=result.objective if result else None, issues=track.issues)
+
+
+def _vote(tracks: list[Track], outcomes: list[SampleOutcome]) -> Track | None:
+    """Majority of objective values (relative 1e-6); ties broken by fewest issues."""
+    keys = [_vote_key(o) for o in outcomes]
+    for outcome, key in zip(outcomes, keys):
+        outcome.votes = sum(1 for other in keys if other is not None and _same(key, other))
+    candidates = [o for o, k in zip(outcomes, keys) if k is not None]
+    if not candidates:
+        return tracks[0] if tracks else None
+    best = max(candidates, key=lambda o: (o.votes, -o.issues, -o.sample))
+    return tracks[best.sample]
+
+
+def _vote_key(outcome: SampleOutcome):
+    if outcome.termination is None:
+        return None
+    if outcome.objective is not None and outcome.termination == Termination.optimal.value:
+        return ("optimal", outcome.objective)
+    return (outcome.termination, None)
+
+
+def _same(a, b) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[1] is None or b[1] is None:
+        return a[1] is None and b[1] is None
+    return abs(a[1] - b[1]) <= 1e-6 * max(1.0, abs(a[1]), abs(b[1]))
+
+
+def generate_code(formulation: Formulation) -> str:
+    """The readable Pyomo script for a formulation, or a comment saying why there is none."""
+    try:
+        from nl2opt.solvers.pyomo_code import emit_pyomo_script
+
+        return emit_pyomo_script(formulation)
+    except (ImportError, Nl2OptError) as error:
+        return f"# Pyomo code could not be generated: {error}\n"
