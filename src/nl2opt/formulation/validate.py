@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from nl2opt.errors import CompileError, DataError, ExpressionError
 from nl2opt.formulation import expr as E
-from nl2opt.formulation.classify import NONLINEAR, degree
+from nl2opt.formulation.classify import degree
 from nl2opt.formulation.data import ModelData, SetData, resolve_data
 from nl2opt.formulation.model import Formulation, VarType
 from nl2opt.formulation.parsed import ParsedFormulation, ParsedText, parse_partially
@@ -299,9 +299,9 @@ def _check_degrees(formulation: Formulation, parsed: ParsedFormulation,
 
 
 def _nonlinear_text(level: int) -> str:
-    if level == NONLINEAR:
+    if level != 2:
         return ("nonlinear terms (functions of variables, division by variables, or "
-                "higher powers): the model needs a nonlinear solver (SCIP); linearize if the "
+                "powers above 2): the model needs a nonlinear solver (SCIP); linearize if the "
                 "problem is meant to be linear")
     return ("quadratic terms (products of variables or squares): the model needs a QP/QCP "
             "solver; linearize if the problem is meant to be linear")
