@@ -139,7 +139,13 @@ class Evaluator:
     # -- entry points ----------------------------------------------------------------------
     def evaluate(self, node: E.Expr, frame: Frame) -> Value:
         method = getattr(self, f"_eval_{type(node).__name__}")
-        return method(node, frame)
+        # Overflow (e.g. 1e308 * 10) must become an error here, not an inf coefficient.
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = method(node, frame)
+        if not _all_finite(value):
+            raise self.fail(node, "arithmetic gives a non-finite number (overflow or "
+                            "similar); check the data and rescale large numbers")
+        return value
 
     def numeric(self, node: E.Expr, frame: Frame) -> Const | Lin | Quad:
         value = self.evaluate(node, frame)
@@ -396,6 +402,18 @@ class Evaluator:
 
 
 # -- pure helpers on values ---------------------------------------------------------------
+def _all_finite(value: Value) -> bool:
+    if isinstance(value, Const):
+        parts = (value.values,)
+    elif isinstance(value, Lin):
+        parts = (value.const, value.coefs)
+    elif isinstance(value, Quad):
+        parts = (value.lin.const, value.lin.coefs, value.coefs)
+    else:
+        return True
+    return all(np.isfinite(part).all() for part in parts)
+
+
 def _single_column(size: int, column: int) -> Lin:
     return _column_terms(size, np.full(size, column, dtype=np.int64))
 

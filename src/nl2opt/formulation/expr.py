@@ -157,6 +157,8 @@ class _Printer:
     def _render(self, node: Expr) -> tuple[str, int]:
         if isinstance(node, Num):
             value = node.value
+            if isinstance(value, int):  # exact, however many digits
+                return repr(value), 9
             return (repr(int(value)) if float(value).is_integer() and abs(value) < 1e15
                     else repr(float(value))), 9
         if isinstance(node, Str):

@@ -10,7 +10,9 @@ ever applied to the text.
 from __future__ import annotations
 
 import ast
+import math
 import re
+import warnings
 from dataclasses import dataclass
 
 from nl2opt.errors import ExpressionError
@@ -90,10 +92,16 @@ class _Translator:
             raise ExpressionError("expression is empty", element=self.element)
         self._line_starts = _line_starts(self.text)
         try:
-            tree = ast.parse(self.text, mode="eval")
+            # Syntax warnings (e.g. '1or 2', invalid escapes) become errors here, so the
+            # result never depends on the caller's warning filters.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                tree = ast.parse(self.text, mode="eval")
         except SyntaxError as error:
             position = self._offset(error.lineno or 1, (error.offset or 1) - 1, utf8=False)
-            raise self._error(f"not a valid expression ({error.msg})", position) from None
+            hint = ("; note that outside brackets a line break ends the expression: keep it "
+                    "on one line or wrap it in parentheses") if "\n" in self.text else ""
+            raise self._error(f"not a valid expression ({error.msg}){hint}", position) from None
         except (ValueError, RecursionError, MemoryError, OverflowError) as error:
             raise self._error(f"expression could not be parsed ({type(error).__name__}); "
                               "simplify it", 0) from None
@@ -139,6 +147,9 @@ class _Translator:
                                    "use scientific notation such as 1e50")
             return E.Num(value, self._span(node))
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise self._reject(node, "a number too large for a float (it overflows to "
+                                   "infinity)", "use a finite number, or rescale the data")
             return E.Num(value, self._span(node))
         if isinstance(value, str):
             return E.Str(value, self._span(node))
