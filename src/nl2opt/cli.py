@@ -40,7 +40,8 @@ def _load(path: Path):
 
 
 def _fail(message: str, code: int = 2):
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    errors.print("[bold red]error:[/] ", end="")
+    errors.print(message, highlight=False, markup=False)
     raise typer.Exit(code)
 
 
@@ -108,6 +109,27 @@ def _solve_file(path: Path, solver, time_limit, as_json: bool, log: bool) -> Non
 
 
 @app.command()
+def demo() -> None:
+    """Formulate and solve a bundled problem without a GPU or LLM server."""
+    from nl2opt.llm.demo import demo_backend, demo_problem
+    from nl2opt.pipeline.run import PipelineOptions, solve_text
+
+    problem = demo_problem()
+    console.print("[bold]Demo[/]: no LLM is needed. nl2opt replays a recorded, hand-written "
+                  "answer for this problem through the real pipeline (prompt, reply parsing, "
+                  "checks, compilation, HiGHS, explanation). For a real model use "
+                  "`nl2opt solve TEXT --llm vllm:Qwen/Qwen3-8B` on a GPU, or "
+                  "`--llm openai:MODEL@http://host:port/v1` for any OpenAI-compatible server.\n")
+    console.print(problem, highlight=False)
+    try:
+        report = solve_text(problem, demo_backend(), PipelineOptions())
+    except Nl2OptError as error:
+        _fail(str(error))
+    _print_report(report)
+    console.print("\nPyomo code for this model: `nl2opt code examples/bakery_lp.json`")
+
+
+@app.command()
 def formulate(source: str = typer.Argument(..., help="A problem statement or a text file."),
               output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                     help="Write the formulation JSON here."),
@@ -129,15 +151,14 @@ def formulate(source: str = typer.Argument(..., help="A problem statement or a t
 
 
 def _print_report(report) -> None:
-    from rich.markdown import Markdown
-
     if report.formulation is not None:
-        from nl2opt.formulation.render import render_markdown
+        from nl2opt.formulation.render_text import render_text
 
-        console.print(Markdown(render_markdown(report.formulation)))
+        console.print(render_text(report.formulation), highlight=False, markup=False)
+        console.print()
     if report.result is not None:
         _print_result(report.result)
-        console.print(report.explanation, highlight=False)
+        console.print(report.explanation, highlight=False, markup=False)
     if report.agreement is not None:
         console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
                       f"({len(report.samples)} samples)")
@@ -152,13 +173,14 @@ def _print_report(report) -> None:
                       str(attempt.prompt_tokens + attempt.completion_tokens))
     console.print(table)
     if report.error:
-        errors.print(f"[bold red]error:[/] {report.error}", highlight=False)
+        errors.print("[bold red]error:[/] ", end="")
+        errors.print(report.error, highlight=False, markup=False)
 
 
 def _print_result(result) -> None:
     console.print(f"[bold]{result.summary()}[/]", highlight=False)
     if result.diagnosis:
-        console.print(result.diagnosis, highlight=False)
+        console.print(result.diagnosis, highlight=False, markup=False)
     if result.log:
         console.print(result.log, highlight=False, markup=False)
     for variable in result.variables.values():
@@ -191,8 +213,8 @@ def check(formulation: Path = FormulationArg,
     else:
         for issue in issues:
             colour = "red" if issue.severity is Severity.error else "yellow"
-            console.print(f"[{colour}]{issue.severity.value}[/] {issue.element}: "
-                          f"{issue.message}", highlight=False)
+            console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
+            console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
         if not has_errors:
             parsed, _ = prepare(model)
             console.print(f"[green]ok[/]: {classify(model, parsed).value}, "

@@ -35,5 +35,5 @@ class ScriptedBackend:
         if isinstance(reply, LLMResponse):
             return reply
         text = reply if isinstance(reply, str) else json.dumps(reply)
-        return LLMResponse(text=text, finish_reason="stop", model=self.model,
-                           usage=Usage(prompt_tokens=100, completion_tokens=len(text) // 4))
+        # No token counts: a scripted reply has none, and inventing some would mislead.
+        return LLMResponse(text=text, finish_reason="stop", model=self.model, usage=Usage())

@@ -14,6 +14,8 @@ Spec syntax (the part after the first ':' is scheme-specific):
 - ``batch:DIR[#MODEL]`` offline OpenAI-Batch JSONL files in DIR (see
   `nl2opt.llm.batch`); MODEL (after the last '#') defaults to DEFAULT_MODEL.
 - ``replay:PATH`` answers recorded in the JSONL file PATH, exact keys only.
+- ``demo`` the bundled demo recording (a hand-written answer for one bundled
+  problem; see `nl2opt.llm.demo`), for trying nl2opt without a GPU.
 - ``record:PATH=INNER_SPEC`` run INNER_SPEC and append every answer to PATH,
   e.g. ``record:runs/llm.jsonl=openai:qwen2.5:7b@http://localhost:11434/v1``.
   PATH ends at the first '=' (so it cannot contain one).
@@ -155,4 +157,8 @@ def make_llm(spec: "str | LLMBackend | None" = None) -> LLMBackend:
             return spec
         raise LLMError(f"cannot use {type(spec).__name__} as an LLM backend",
                        hint="pass a spec string or an object with generate(requests)")
+    if spec.strip() == "demo":
+        from nl2opt.llm.demo import demo_backend
+
+        return demo_backend()
     return build_backend(parse_spec(spec))
