@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from nl2opt.formulation.model import Formulation
+from nl2opt.pipeline.llm_code import CodeCheck
 from nl2opt.solvers.result import SolveResult, Termination
 
 
@@ -51,6 +52,7 @@ class Report(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     samples: list[SampleOutcome] = Field(default_factory=list)
     agreement: float | None = None
+    code_check: CodeCheck | None = None  # LLM-written code mode only
     error: str = ""
 
     @property

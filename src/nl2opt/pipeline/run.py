@@ -35,6 +35,7 @@ class PipelineOptions:
     temperature: float | None = None  # default: 0 for one sample, 0.7 for several
     max_tokens: int = 4096
     structured: bool = True
+    code_mode: str = "generated"  # or "llm": the LLM writes the script (run sandboxed)
 
     def sampling(self) -> Sampling:
         default = 0.0 if self.samples == 1 else 0.7
@@ -107,7 +108,13 @@ def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = Pipelin
         seconds = (time.perf_counter() - started) / len(requests)
         for track, request, reply in zip(pending, requests, replies):
             _advance(track, reply[0], request, round_number, seconds, options)
-    return _conclude(report, tracks)
+    report = _conclude(report, tracks)
+    if options.code_mode == "llm" and report.formulation is not None and report.result:
+        from nl2opt.pipeline.llm_code import write_and_check
+
+        report.code_check = write_and_check(problem, report.formulation, report.result, llm)
+        report.code = report.code_check.code
+    return report
 
 
 def formulate(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions()
