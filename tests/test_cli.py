@@ -61,3 +61,20 @@ def test_schema_is_json_with_the_version_id():
 def test_unknown_solver_is_a_clear_error():
     result = runner.invoke(app, ["solve", str(EXAMPLES / "bakery_lp.json"), "-s", "gurobi"])
     assert result.exit_code == 2 and "unknown solver 'gurobi'" in result.output
+
+
+def test_run_code_reads_the_answer_and_cross_checks(tmp_path):
+    script = tmp_path / "model.py"
+    script.write_text(
+        "import pyomo.environ as pyo\n"
+        "m = pyo.ConcreteModel()\n"
+        "m.x = pyo.Var(['bread', 'cake'], domain=pyo.NonNegativeReals)\n"
+        "m.obj = pyo.Objective(expr=30 * m.x['bread'] + 45 * m.x['cake'], sense=pyo.maximize)\n"
+        "m.oven = pyo.Constraint(expr=m.x['bread'] + 2 * m.x['cake'] <= 40)\n"
+        "m.flour = pyo.Constraint(expr=5 * m.x['bread'] + 3 * m.x['cake'] <= 120)\n"
+        "pyo.SolverFactory('highs').solve(m)\n")
+    result = runner.invoke(app, ["run-code", str(script), "--against",
+                                 str(EXAMPLES / "bakery_lp.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["agrees"] and abs(payload["reported_objective"] - 7200 / 7) < 1e-6

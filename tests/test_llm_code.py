@@ -89,3 +89,34 @@ def test_pipeline_in_llm_code_mode(bakery_dict):
                         PipelineOptions(code_mode="llm"))
     assert report.ok and report.code_check.agrees
     assert report.code.startswith("import pyomo.environ")
+
+
+def test_published_style_gurobipy_code_is_accepted(reference):
+    pytest.importorskip("gurobipy", reason="gurobipy (extra nl2opt[gurobi]) is not installed")
+    from nl2opt.pipeline.llm_code import run_and_compare
+
+    code = """
+import gurobipy as gp
+from gurobipy import GRB
+m = gp.Model("bakery")
+m.Params.OutputFlag = 0
+bread = m.addVar(name="bread")
+cake = m.addVar(name="cake")
+m.setObjective(30 * bread + 45 * cake, GRB.MAXIMIZE)
+m.addConstr(bread + 2 * cake <= 40)
+m.addConstr(5 * bread + 3 * cake <= 120)
+m.optimize()
+print("Optimal objective", m.ObjVal)
+"""
+    check = run_and_compare(code, reference)
+    assert check.status == "ok" and check.agrees, check.message
+
+
+def test_pyomo_script_without_report_is_read_from_its_model(reference):
+    from nl2opt.pipeline.llm_code import run_and_compare
+
+    code = extract_code(RIGHT).replace(
+        'nl2opt_report(status="optimal", objective=float(pyo.value(m.obj)))',
+        'print("objective", pyo.value(m.obj))')
+    check = run_and_compare(code, reference)
+    assert check.agrees and check.reported_objective == pytest.approx(7200 / 7)

@@ -265,6 +265,38 @@ def code(formulation: Path = FormulationArg,
         console.print(f"wrote {output}")
 
 
+@app.command("run-code")
+def run_code(script: Path = typer.Argument(..., help="A Python model script (Pyomo, gurobipy, "
+                                           "highspy...), e.g. written by an LLM."),
+             against: Optional[Path] = typer.Option(None, "--against",
+                                                    help="Cross-check with this formulation."),
+             timeout: float = typer.Option(120.0, "--timeout", help="Wall-clock seconds."),
+             as_json: bool = typer.Option(False, "--json", help="Print the check as JSON.")
+             ) -> None:
+    """Run a model script in the sandbox (no network, limited CPU and memory) and read its
+    answer; scripts that never call nl2opt_report are read from the last model they built."""
+    from nl2opt.pipeline.llm_code import CodeLimits, compare, run_script
+
+    if not script.exists():
+        _fail(f"no such file: {script}")
+    limits = CodeLimits(timeout=timeout, cpu_seconds=int(timeout))
+    check = run_script(script.read_text(encoding="utf-8"), limits)
+    if against is not None and check.reported_status is not None:
+        from nl2opt.api import solve_formulation
+
+        reference = solve_formulation(_load(against))
+        check.agrees, check.message = compare(check.reported_status, check.reported_objective,
+                                              reference)
+    if as_json:
+        sys.stdout.write(check.model_dump_json(indent=2, exclude={"code"}) + "\n")
+    else:
+        console.print(f"sandbox: {check.status}; reported: {check.reported_status} "
+                      f"{'' if check.reported_objective is None else check.reported_objective}",
+                      highlight=False)
+        console.print(check.message, highlight=False, markup=False)
+    raise typer.Exit(0 if check.status == "ok" and (against is None or check.agrees) else 1)
+
+
 @app.command()
 def solvers() -> None:
     """List solver backends and whether they are available here."""
