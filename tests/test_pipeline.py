@@ -8,7 +8,6 @@ import pytest
 from nl2opt.llm.scripted import ScriptedBackend
 from nl2opt.llm.types import LLMResponse
 from nl2opt.pipeline.run import PipelineOptions, solve_text
-from nl2opt.solvers.result import Termination
 
 from conftest import EXAMPLES
 

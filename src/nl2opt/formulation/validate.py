@@ -330,7 +330,7 @@ def _check_unused(formulation: Formulation, parsed: ParsedFormulation,
         for name in names:
             if name not in used:
                 issues.append(_issue(Severity.warning, "unused", f"{kind} '{name}'",
-                                     f"declared but never used; remove it or use it"))
+                                     "declared but never used; remove it or use it"))
 
 
 def _check_data(formulation: Formulation, data: ModelData, issues: list[Issue]) -> None:

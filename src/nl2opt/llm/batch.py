@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from nl2opt.llm.jsontext import extract_json
 from nl2opt.llm.openai_backend import build_chat_body
+from nl2opt.llm.jsonl import json_lines
 from nl2opt.llm.types import LLMError, LLMRequest, LLMResponse, Usage
 
 CHAT_URL = "/v1/chat/completions"
@@ -46,26 +47,9 @@ def batch_request_line(request: LLMRequest, model: str, *, structured: bool = Tr
             "body": build_chat_body(request, model, structured=structured)}
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                # A run killed mid-write leaves a torn last line: skip it, say where.
-                raise LLMError(f"{path}:{number} is not JSON ({exc.msg})",
-                               hint="delete or fix that line and run again") from exc
-            if isinstance(record, dict):
-                yield number, record
-
-
 def written_custom_ids(path: str | Path) -> set[str]:
     """The custom_ids already in a batch request file."""
-    return {str(record.get("custom_id")) for _, record in _json_lines(Path(path))}
+    return {str(record.get("custom_id")) for _, record in json_lines(Path(path))}
 
 
 def write_batch_requests(path: str | Path, requests: list[LLMRequest], model: str,
@@ -111,7 +95,7 @@ def read_batch_results(path: str | Path) -> tuple[dict[str, list[LLMResponse]], 
     """Answers and errors (by custom_id) in a Batch API output file; later lines win."""
     answers: dict[str, list[LLMResponse]] = {}
     errors: dict[str, str] = {}
-    for _, record in _json_lines(Path(path)):
+    for _, record in json_lines(Path(path)):
         custom_id = str(record.get("custom_id"))
         response = record.get("response") or {}
         status = int(response.get("status_code") or 0)

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nl2opt.llm.jsonl import json_lines
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
 
 
@@ -32,19 +33,10 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     """The records of a recording file, in order."""
     path = Path(path)
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LLMError(f"{path}:{number} is not a JSON record ({exc.msg})",
-                               hint="a run killed mid-write leaves a torn last line; "
-                                    "delete it") from exc
-            if not isinstance(record, dict) or "key" not in record:
-                raise LLMError(f"{path}:{number} is not a recording record (no 'key')")
-            records.append(record)
+    for number, record in json_lines(path):
+        if "key" not in record:
+            raise LLMError(f"{path}:{number} is not a recording record (no 'key')")
+        records.append(record)
     return records
 
 
