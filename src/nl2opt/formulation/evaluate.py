@@ -18,92 +18,27 @@ import numpy as np
 from nl2opt.errors import CompileError
 from nl2opt.formulation import expr as E
 from nl2opt.formulation.data import ModelData, SetData
-
-_EMPTY_I = np.zeros(0, dtype=np.int64)
-_EMPTY_F = np.zeros(0, dtype=float)
+from nl2opt.formulation.values import (
+    Const,
+    Elem,
+    Frame,
+    Lin,
+    Mask,
+    Quad,
+    Value,
+    add,
+    all_finite,
+    column_terms,
+    expand,
+    fold,
+    lin_times_lin,
+    scale,
+    single_column,
+)
 
 
 class NonlinearTerm(CompileError):
     """Raised when an expression leaves the linear/quadratic world."""
-
-
-@dataclass(frozen=True)
-class Binding:
-    set: SetData
-    positions: np.ndarray  # int64, one per frame row
-
-
-@dataclass(frozen=True)
-class Frame:
-    size: int
-    bindings: dict[str, Binding] = field(default_factory=dict)
-
-    def take(self, rows: np.ndarray) -> "Frame":
-        return Frame(len(rows), {name: Binding(b.set, b.positions[rows])
-                                 for name, b in self.bindings.items()})
-
-    def labels(self, row: int) -> tuple:
-        return tuple(b.set.elements[b.positions[row]] for b in self.bindings.values())
-
-
-def product_frame(bindings: list[tuple[str, SetData]]) -> Frame:
-    """All combinations of the given sets, in lexicographic order."""
-    sizes = [len(s) for _, s in bindings]
-    size = int(np.prod(sizes)) if sizes else 1
-    grids = np.indices(sizes).reshape(len(sizes), -1) if sizes else []
-    return Frame(size, {name: Binding(s, np.asarray(grid, dtype=np.int64))
-                        for (name, s), grid in zip(bindings, grids)})
-
-
-@dataclass(frozen=True)
-class Const:
-    values: np.ndarray  # float, one per row
-
-
-@dataclass(frozen=True)
-class Elem:
-    """Set elements: a bound index (its set's elements + positions) or literal values."""
-
-    elements: np.ndarray
-    set: SetData | None = None
-    positions: np.ndarray | None = None
-
-    @property
-    def values(self) -> np.ndarray:
-        # Computed on demand: indexing by position (the common case) never needs it.
-        return self.elements if self.positions is None else self.elements[self.positions]
-
-
-@dataclass(frozen=True)
-class Mask:
-    values: np.ndarray  # bool
-
-
-@dataclass(frozen=True)
-class Lin:
-    const: np.ndarray
-    rows: np.ndarray
-    cols: np.ndarray
-    coefs: np.ndarray
-
-    def scale(self, factor: np.ndarray) -> "Lin":
-        return Lin(self.const * factor, self.rows, self.cols, self.coefs * factor[self.rows])
-
-
-@dataclass(frozen=True)
-class Quad:
-    lin: Lin
-    rows: np.ndarray
-    cols1: np.ndarray
-    cols2: np.ndarray
-    coefs: np.ndarray
-
-    def scale(self, factor: np.ndarray) -> "Quad":
-        return Quad(self.lin.scale(factor), self.rows, self.cols1, self.cols2,
-                    self.coefs * factor[self.rows])
-
-
-Value = Const | Elem | Mask | Lin | Quad
 
 
 @dataclass(frozen=True)
@@ -142,7 +77,7 @@ class Evaluator:
         # Overflow (e.g. 1e308 * 10) must become an error here, not an inf coefficient.
         with np.errstate(over="ignore", invalid="ignore"):
             value = method(node, frame)
-        if not _all_finite(value):
+        if not all_finite(value):
             raise self.fail(node, "arithmetic gives a non-finite number (overflow or "
                             "similar); check the data and rescale large numbers")
         return value
@@ -184,7 +119,7 @@ class Evaluator:
             layout = self.variables[name]
             if layout.sets:
                 raise self.fail(node, f"variable '{name}' is indexed; write {name}[...]")
-            return _single_column(frame.size, layout.offset)
+            return single_column(frame.size, layout.offset)
         raise self.fail(node, f"'{name}' is not defined here")
 
     def _eval_Index(self, node: E.Index, frame: Frame) -> Value:
@@ -205,7 +140,7 @@ class Evaluator:
             layout = self.variables[node.name]
             positions = self._positions(node, list(layout.sets), frame)
             flat = np.ravel_multi_index(positions, layout.shape) if positions else 0
-            return _column_terms(frame.size, layout.offset + np.asarray(flat, dtype=np.int64))
+            return column_terms(frame.size, layout.offset + np.asarray(flat, dtype=np.int64))
         raise self.fail(node, f"'{node.name}' is not an indexed parameter or variable")
 
     def _positions(self, node: E.Index, sets: list[SetData], frame: Frame) -> tuple:
@@ -235,7 +170,7 @@ class Evaluator:
     def _lookup(self, candidates: np.ndarray, expected: SetData, index: E.Expr,
                 node: E.Index, frame: Frame) -> np.ndarray:
         if len(candidates) == 0:
-            return _EMPTY_I
+            return np.zeros(0, dtype=np.int64)
         if expected.is_integer and candidates.dtype.kind in "iu":
             elements = self._elements(expected).astype(np.int64)
             order = np.argsort(elements, kind="stable")
@@ -276,15 +211,15 @@ class Evaluator:
     # -- arithmetic ------------------------------------------------------------------------
     def _eval_Unary(self, node: E.Unary, frame: Frame) -> Value:
         operand = self.numeric(node.operand, frame)
-        return operand if node.op == "+" else _scale(operand, np.full(frame.size, -1.0))
+        return operand if node.op == "+" else scale(operand, np.full(frame.size, -1.0))
 
     def _eval_Binary(self, node: E.Binary, frame: Frame) -> Value:
         left = self.numeric(node.left, frame)
         right = self.numeric(node.right, frame)
         if node.op == "+":
-            return _add(left, right)
+            return add(left, right)
         if node.op == "-":
-            return _add(left, _scale(right, np.full(frame.size, -1.0)))
+            return add(left, scale(right, np.full(frame.size, -1.0)))
         if node.op == "*":
             return self._multiply(node, left, right)
         if node.op == "/":
@@ -293,16 +228,16 @@ class Evaluator:
                                     f"expression in '{E.to_source(node)}'")
             if np.any(right.values == 0):
                 raise self.fail(node, "division by zero")
-            return _scale(left, 1.0 / right.values)
+            return scale(left, 1.0 / right.values)
         return self._power(node, left, right)
 
     def _multiply(self, node: E.Expr, left: Value, right: Value) -> Value:
         if isinstance(left, Const):
-            return _scale(right, left.values)
+            return scale(right, left.values)
         if isinstance(right, Const):
-            return _scale(left, right.values)
+            return scale(left, right.values)
         if isinstance(left, Lin) and isinstance(right, Lin):
-            return _lin_times_lin(left, right)
+            return lin_times_lin(left, right)
         raise NonlinearTerm(f"{self.element}: product of degree above 2 in "
                             f"'{E.to_source(node)}'")
 
@@ -320,7 +255,7 @@ class Evaluator:
             if powers[0] == 1.0:
                 return base
             if isinstance(base, Lin):
-                return _lin_times_lin(base, base)
+                return lin_times_lin(base, base)
         raise NonlinearTerm(f"{self.element}: power of a decision-variable expression in "
                             f"'{E.to_source(node)}'")
 
@@ -359,13 +294,13 @@ class Evaluator:
             if generator.set_name not in self.data.sets:
                 raise self.fail(node, f"'{generator.set_name}' in 'for {generator.var} in "
                                 f"{generator.set_name}' is not a declared set")
-            inner, parent = _expand(inner, parent, generator.var,
+            inner, parent = expand(inner, parent, generator.var,
                                     self.data.sets[generator.set_name])
             for condition in generator.conditions:
                 keep = np.flatnonzero(self.mask(condition, inner))
                 inner, parent = inner.take(keep), parent[keep]
         body = self.numeric(node.body, inner)
-        return _fold(body, parent, frame.size)
+        return fold(body, parent, frame.size)
 
     # -- conditions --------------------------------------------------------------------------
     def _eval_Compare(self, node: E.Compare, frame: Frame) -> Value:
@@ -399,96 +334,3 @@ class Evaluator:
 
     def _eval_Not(self, node: E.Not, frame: Frame) -> Value:
         return Mask(~self.mask(node.operand, frame))
-
-
-# -- pure helpers on values ---------------------------------------------------------------
-def _all_finite(value: Value) -> bool:
-    if isinstance(value, Const):
-        parts = (value.values,)
-    elif isinstance(value, Lin):
-        parts = (value.const, value.coefs)
-    elif isinstance(value, Quad):
-        parts = (value.lin.const, value.lin.coefs, value.coefs)
-    else:
-        return True
-    return all(np.isfinite(part).all() for part in parts)
-
-
-def _single_column(size: int, column: int) -> Lin:
-    return _column_terms(size, np.full(size, column, dtype=np.int64))
-
-
-def _column_terms(size: int, columns: np.ndarray) -> Lin:
-    columns = np.broadcast_to(columns, (size,)).astype(np.int64, copy=False)
-    return Lin(np.zeros(size), np.arange(size, dtype=np.int64), columns, np.ones(size))
-
-
-def as_lin(value: Const | Lin) -> Lin:
-    if isinstance(value, Lin):
-        return value
-    return Lin(value.values, _EMPTY_I, _EMPTY_I, _EMPTY_F)
-
-
-def _as_quad(value: Const | Lin | Quad) -> Quad:
-    if isinstance(value, Quad):
-        return value
-    return Quad(as_lin(value), _EMPTY_I, _EMPTY_I, _EMPTY_I, _EMPTY_F)
-
-
-def _scale(value: Value, factor: np.ndarray) -> Value:
-    if isinstance(value, Const):
-        return Const(value.values * factor)
-    return value.scale(factor)
-
-
-def _add(left: Value, right: Value) -> Value:
-    if isinstance(left, Const) and isinstance(right, Const):
-        return Const(left.values + right.values)
-    if isinstance(left, Quad) or isinstance(right, Quad):
-        a, b = _as_quad(left), _as_quad(right)
-        return Quad(_add(a.lin, b.lin), np.concatenate([a.rows, b.rows]),
-                    np.concatenate([a.cols1, b.cols1]), np.concatenate([a.cols2, b.cols2]),
-                    np.concatenate([a.coefs, b.coefs]))
-    a, b = as_lin(left), as_lin(right)
-    return Lin(a.const + b.const, np.concatenate([a.rows, b.rows]),
-               np.concatenate([a.cols, b.cols]), np.concatenate([a.coefs, b.coefs]))
-
-
-def _lin_times_lin(left: Lin, right: Lin) -> Quad:
-    """(ca + La)(cb + Lb) = ca*cb + ca*Lb + cb*La + La*Lb, row by row."""
-    right_terms = Lin(np.zeros_like(right.const), right.rows, right.cols, right.coefs)
-    left_terms = Lin(np.zeros_like(left.const), left.rows, left.cols, left.coefs)
-    linear = _add(_add(Const(left.const * right.const), right_terms.scale(left.const)),
-                  left_terms.scale(right.const))
-    size = len(left.const)
-    order_b = np.argsort(right.rows, kind="stable")
-    b_rows = right.rows[order_b]
-    counts_b = np.bincount(b_rows, minlength=size)
-    starts_b = np.concatenate([[0], np.cumsum(counts_b)[:-1]]).astype(np.int64)
-    repeat = counts_b[left.rows]
-    a_index = np.repeat(np.arange(len(left.rows)), repeat)
-    within = np.arange(int(repeat.sum())) - np.repeat(np.cumsum(repeat) - repeat, repeat)
-    b_index = order_b[starts_b[left.rows[a_index]] + within]
-    quad = Quad(as_lin(linear), left.rows[a_index], left.cols[a_index], right.cols[b_index],
-                left.coefs[a_index] * right.coefs[b_index])
-    return quad
-
-
-def _expand(frame: Frame, parent: np.ndarray, var: str, set_data: SetData):
-    count = len(set_data)
-    source_rows = np.repeat(np.arange(frame.size, dtype=np.int64), count)
-    expanded = frame.take(source_rows)
-    bindings = dict(expanded.bindings)
-    bindings[var] = Binding(set_data, np.tile(np.arange(count, dtype=np.int64), frame.size))
-    return Frame(expanded.size, bindings), parent[source_rows]
-
-
-def _fold(body: Value, parent: np.ndarray, size: int) -> Value:
-    """Sum the rows of a sum's inner frame into the rows of the outer frame."""
-    if isinstance(body, Const):
-        return Const(np.bincount(parent, weights=body.values, minlength=size).astype(float))
-    if isinstance(body, Lin):
-        const = np.bincount(parent, weights=body.const, minlength=size).astype(float)
-        return Lin(const, parent[body.rows], body.cols, body.coefs)
-    lin = _fold(body.lin, parent, size)
-    return Quad(lin, parent[body.rows], body.cols1, body.cols2, body.coefs)
