@@ -18,24 +18,11 @@ import scipy.sparse as sp
 from nl2opt.errors import CompileError, FormulationError
 from nl2opt.formulation import expr as E
 from nl2opt.formulation.data import ModelData, resolve_data
-from nl2opt.formulation.evaluate import (
-    Const,
-    Evaluator,
-    Frame,
-    Lin,
-    NonlinearTerm,
-    Quad,
-    VariableLayout,
-    as_lin,
-    product_frame,
-)
+from nl2opt.formulation.evaluate import Evaluator, NonlinearTerm, VariableLayout
 from nl2opt.formulation.model import Formulation, Sense, VarType
-from nl2opt.formulation.parsed import (
-    ParsedConstraint,
-    ParsedFormulation,
-    ParsedText,
-    parse_formulation,
-)
+from nl2opt.formulation.parsed import (ParsedConstraint, ParsedFormulation, ParsedText,
+                                      parse_formulation)
+from nl2opt.formulation.values import Const, Frame, Lin, Quad, as_lin, product_frame
 
 INF = float("inf")
 
