@@ -37,6 +37,8 @@ def test_check_reports_errors_with_exit_code(tmp_path, bakery_dict):
 def test_check_ok_names_the_class():
     result = runner.invoke(app, ["check", str(EXAMPLES / "bakery_lp.json")])
     assert result.exit_code == 0 and "ok: LP" in result.output
+    shifts = runner.invoke(app, ["check", str(EXAMPLES / "shift_staffing_cpsat.json")])
+    assert "CP-SAT: applicable" in shifts.output
 
 
 def test_bad_json_and_missing_file_are_clear_errors(tmp_path):

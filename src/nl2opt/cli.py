@@ -217,9 +217,20 @@ def check(formulation: Path = FormulationArg,
             console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
         if not has_errors:
             parsed, _ = prepare(model)
-            console.print(f"[green]ok[/]: {classify(model, parsed).value}, "
-                          f"{len(issues)} warning(s)")
+            problem_class = classify(model, parsed)
+            console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
+                          f"CP-SAT: {_cpsat_note(model, problem_class)}", highlight=False)
     raise typer.Exit(1 if has_errors else 0)
+
+
+def _cpsat_note(model, problem_class) -> str:
+    if problem_class.value != "MILP":
+        return f"not applicable ({problem_class.value})"
+    from nl2opt.formulation.arrays import compile_arrays
+    from nl2opt.solvers.cpsat import cpsat_refusal
+
+    refusal = cpsat_refusal(compile_arrays(model))
+    return "applicable (--solver cpsat)" if refusal is None else f"not applicable: {refusal}"
 
 
 @app.command()

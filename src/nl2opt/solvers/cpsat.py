@@ -395,3 +395,13 @@ def _gap(objective: float, bound: float) -> float | None:
     if objective == bound:
         return 0.0
     return abs(objective - bound) / abs(objective) if objective != 0 else None
+
+
+def cpsat_refusal(model: ArrayModel) -> str | None:
+    """Why CP-SAT cannot take this model exactly, or None when it can (all variables
+    integer, linear, every coefficient integral or exactly scalable)."""
+    try:
+        to_integer_model(model)
+    except NotSupportedError as error:
+        return str(error)
+    return None
