@@ -325,5 +325,14 @@ def solvers() -> None:
     console.print(table)
 
 
+def _register_command_modules() -> None:
+    """Commands that live beside their subject (evaluation, app, equivalence)."""
+    from nl2opt.evaluation.audit_commands import register as register_audit
+
+    register_audit(app)
+
+
+_register_command_modules()
+
 if __name__ == "__main__":
     app()
