@@ -138,6 +138,11 @@ def eval_command(
     accuracy = f"{100 * correct / len(scored):.1f}%" if scored else "n/a"
     console.print(f"accuracy {accuracy} ({correct}/{len(scored)} scored, {len(records)} items) "
                   f"-> {out}", highlight=False)
+    failed_llm = [r for r in records if r.category == "llm_error"]
+    if failed_llm:
+        # Otherwise a misconfigured LLM just looks like 0% accuracy.
+        errors.print(f"{len(failed_llm)} item(s) failed at the LLM; the first error: "
+                     f"{failed_llm[0].error}", highlight=False, markup=False)
     if report:
         _write_report(out)
 
