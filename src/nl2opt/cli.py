@@ -327,11 +327,13 @@ def solvers() -> None:
 
 def _register_command_modules() -> None:
     """Commands that live beside their subject (evaluation, app, equivalence)."""
+    from nl2opt.app.commands import register as register_app
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
 
     register_eval(app)
     register_audit(app)
+    register_app(app)
 
 
 _register_command_modules()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from nl2opt.errors import CompileError, FormulationError, Nl2OptError
 from nl2opt.formulation.model import Formulation
@@ -36,6 +37,7 @@ class PipelineOptions:
     max_tokens: int = 4096
     structured: bool = True
     code_mode: str = "generated"  # or "llm": the LLM writes the script (run sandboxed)
+    data_dir: str | None = None  # where the formulation's relative CSV paths resolve
 
     def sampling(self) -> Sampling:
         default = 0.0 if self.samples == 1 else 0.7
@@ -87,21 +89,36 @@ def _request(prompt: Prompt, options: PipelineOptions, n: int) -> LLMRequest:
                       prompt_hash=prompt.hash)
 
 
-def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions()
+Progress = Callable[[str], None]
+
+
+def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions(),
+               progress: Progress | None = None, first_request: LLMRequest | None = None
                ) -> Report:
-    """The whole copilot loop for one problem statement."""
+    """The whole copilot loop for one problem statement.
+
+    `progress`, if given, receives one short line per step (for live status
+    displays). `first_request` replaces the formulation request, e.g. with a
+    revision of an earlier model; repairs still use the repair prompt.
+    """
+    note = progress or (lambda line: None)
     report = Report(problem=problem, llm=f"{llm.name}:{llm.model}")
-    first = formulation_request(problem, options, n=options.samples)
+    first = first_request or formulation_request(problem, options, n=options.samples)
+    note("Formulating: asking the LLM for a model" if first_request is None
+         else f"Asking the LLM ({first.prompt_id or 'custom request'})")
     started = time.perf_counter()
     responses = llm.generate([first])[0]
     seconds = (time.perf_counter() - started) / max(len(responses), 1)
     tracks = [Track(sample=k) for k in range(len(responses))]
+    note("Checking and solving")
     for track, response in zip(tracks, responses):
         _advance(track, response, first, 0, seconds, options)
     for round_number in range(1, options.rounds + 1):
         pending = [t for t in tracks if not t.done]
         if not pending:
             break
+        note(f"Repairing, round {round_number} of {options.rounds}: "
+             f"{pending[0].feedback[0].split('. ')[0][:160]}")
         requests = [repair_request(problem, t, round_number, options) for t in pending]
         started = time.perf_counter()
         replies = llm.generate(requests)
@@ -137,6 +154,8 @@ def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_num
     track.last_text = response.text
     formulation, attempt.reasoning, problems = read_reply(response)
     attempt.stage = "reply"
+    if formulation is not None and options.data_dir:
+        formulation = formulation.with_data_dir(options.data_dir)
     if formulation is not None:
         track.formulation = formulation
         attempt.formulation = formulation.to_dict()

@@ -1,0 +1,80 @@
+"""Sidebar sections: the saved conversations (open, rename, delete) and data uploads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nl2opt.app import state
+from nl2opt.app.chat import PLACEHOLDER_TITLE
+from nl2opt.app.history import History
+from nl2opt.app.state import ConversationView
+from nl2opt.app.uploads import UPLOAD_TYPES, UploadError, data_files, save_upload
+
+MAX_LISTED = 30
+_SAVED = "saved_uploads"
+
+
+def conversations_section(history: History, open_id: int | None) -> None:
+    """New conversation, the saved ones (newest first), rename and delete."""
+    sidebar = st.sidebar
+    sidebar.button("New conversation", key="new_conversation", on_click=state.select,
+                   args=(None,), width="stretch", icon=":material/add:")
+    conversations = history.list()
+    if not conversations:
+        sidebar.caption("Conversations are saved on this computer and appear here.")
+        return
+    sidebar.subheader(":material/forum: Conversations")
+    for conversation in conversations[:MAX_LISTED]:
+        sidebar.button(conversation.title, key=f"open_{conversation.id}",
+                       type="secondary" if conversation.id == open_id else "tertiary",
+                       on_click=state.select, args=(conversation.id,), width="stretch")
+    if len(conversations) > MAX_LISTED:
+        sidebar.caption(f"... and {len(conversations) - MAX_LISTED} older ones.")
+    current = history.get(open_id) if open_id is not None else None
+    if current is None:
+        return
+    with sidebar.expander("Rename or delete this conversation"):
+        title = st.text_input("Title", current.title, key=f"title_{current.id}")
+        if st.button("Rename", key=f"rename_{current.id}") and title.strip():
+            history.rename(current.id, title)
+            st.rerun()
+        if st.button("Delete", key=f"delete_{current.id}", icon=":material/delete:",
+                     help="Deletes the conversation, its models and its data files."):
+            history.delete(current.id)
+            state.select(None)
+            st.rerun()
+
+
+def uploads_section(history: History, view: ConversationView) -> None:
+    """Upload CSV/Excel files into the open conversation's data folder."""
+    sidebar = st.sidebar
+    sidebar.subheader(":material/attach_file: Data files")
+    conversation_id = view.conversation.id if view.conversation else None
+    uploaded = sidebar.file_uploader(
+        "CSV or Excel tables for the model", type=UPLOAD_TYPES, accept_multiple_files=True,
+        key=f"upload_{conversation_id}",
+        help="The LLM sees only the column names and a few rows; the model reads the "
+             "whole file.")
+    saved = st.session_state.setdefault(_SAVED, set())
+    created = False
+    for file in uploaded or []:
+        token = (conversation_id, getattr(file, "file_id", ""), file.name, file.size)
+        if token in saved:
+            continue
+        if conversation_id is None:  # the data comes first: open a conversation for it
+            conversation_id = history.create(PLACEHOLDER_TITLE).id
+            state.select(conversation_id)
+            created = True
+        try:
+            written = save_upload(file.name, file.getvalue(), history.data_dir(conversation_id))
+        except UploadError as error:
+            sidebar.error(str(error))
+            continue
+        saved.add(token)
+        sidebar.success("Saved " + ", ".join(path.name for path in written))
+    if created:
+        st.rerun()  # show the new conversation (and keep the files listed under it)
+    folder = history.data_dir(conversation_id) if conversation_id is not None else None
+    names = [path.name for path in data_files(folder)]
+    if names:
+        sidebar.caption("In this conversation: " + ", ".join(names))
