@@ -42,10 +42,10 @@ from nl2opt.pipeline.report import Attempt, SampleOutcome
 from nl2opt.pipeline.run import (
     PipelineOptions,
     Track,
-    _outcome,
-    _vote,
     formulation_request,
     repair_request,
+    sample_outcome,
+    vote,
 )
 from nl2opt.solvers.result import Termination
 
@@ -228,8 +228,8 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
     from nl2opt.evaluation.scoring import score
 
     tracks = state.tracks
-    outcomes = [_outcome(track) for track in tracks]
-    chosen = _vote(tracks, outcomes) if tracks else None
+    outcomes = [sample_outcome(track) for track in tracks]
+    chosen = vote(tracks, outcomes) if tracks else None
     final = outcomes[chosen.sample] if chosen is not None else None
     status, objective = (final.termination, final.objective) if final else (None, None)
     first = first_answer(tracks)
@@ -274,7 +274,7 @@ def first_answer(tracks: list[Track]) -> SampleOutcome | None:
               for t in tracks if t.attempts]
     if len(firsts) != len(tracks) or not tracks:
         return None
-    chosen = _vote(tracks, firsts)
+    chosen = vote(tracks, firsts)
     return firsts[chosen.sample] if chosen is not None else None
 
 

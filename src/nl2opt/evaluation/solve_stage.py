@@ -2,7 +2,7 @@
 
 `check_and_solve` is a pure function of picklable data (a `SolveJob` in, a
 `SolveOutcome` out) doing exactly what the copilot loop does after an LLM
-answer is read (see `nl2opt.pipeline.run._check_and_solve`). `SolvePool` runs
+answer is read (`nl2opt.pipeline.stages.check_and_solve`). `SolvePool` runs
 jobs in worker processes with a memory limit per worker (RLIMIT_AS) and a
 wall-clock limit per job; a job that overruns or crashes its worker becomes a
 `timeout` or `solver_error` outcome and the pool is rebuilt, so one bad model
@@ -18,8 +18,11 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from nl2opt.formulation.model import Formulation
+from nl2opt.pipeline.stages import SolveOutcome
+from nl2opt.pipeline.stages import check_and_solve as check_and_solve_formulation
 from nl2opt.solvers.result import SolveResult, Termination
 
 # Beyond the solver's own time limit, a job may take this long (compiling, the
@@ -35,69 +38,17 @@ class SolveJob:
     time_limit: float | None = None
 
 
-@dataclass
-class SolveOutcome:
-    """What became of one formulation; `failure` names a stage failure, if any."""
-
-    stage: str  # where it stopped: validate, compile, solve, check
-    problems: list[str] = field(default_factory=list)
-    warnings: int = 0
-    result: SolveResult | None = None
-    problem_class: str | None = None
-    failure: str | None = None  # invalid_formulation, compile_error, solver_error, timeout
-    check_seconds: float = 0.0
-    solve_seconds: float = 0.0
-    cpu_seconds: float = 0.0
-
-
 def check_and_solve(job: SolveJob) -> SolveOutcome:
     """Validate, classify, solve and check one formulation (the loop's feedback included)."""
     cpu_started = time.process_time()
     try:
-        outcome = _check_and_solve(job)
+        outcome = check_and_solve_formulation(Formulation.model_validate(job.formulation),
+                                              job.solver, job.time_limit)
     except MemoryError:  # numpy raises it while building arrays too large for the limit
         outcome = SolveOutcome(stage="solve", failure="solver_error", problems=[
             "Solving failed: the model needs more memory than the solve worker may use. "
             "Make the model smaller (fewer index combinations)."])
     outcome.cpu_seconds = time.process_time() - cpu_started
-    return outcome
-
-
-def _check_and_solve(job: SolveJob) -> SolveOutcome:
-    from nl2opt.errors import CompileError, Nl2OptError
-    from nl2opt.formulation.model import Formulation
-    from nl2opt.formulation.validate import Severity, validate
-    from nl2opt.pipeline.checks import result_feedback
-    from nl2opt.solvers.solve import problem_class_of, solve
-
-    formulation = Formulation.model_validate(job.formulation)
-    started = time.perf_counter()
-    issues = validate(formulation)
-    outcome = SolveOutcome(stage="validate", check_seconds=time.perf_counter() - started,
-                           warnings=sum(1 for i in issues if i.severity is Severity.warning))
-    errors = [i for i in issues if i.severity is Severity.error]
-    if errors:
-        outcome.problems = [f"{i.element}: {i.message}" for i in errors]
-        outcome.failure = "invalid_formulation"
-        return outcome
-    outcome.stage = "solve"
-    started = time.perf_counter()
-    try:
-        outcome.problem_class = problem_class_of(formulation).value
-        result = solve(formulation, solver=job.solver, time_limit=job.time_limit, check=False)
-    except CompileError as error:
-        outcome.stage, outcome.failure = "compile", "compile_error"
-        outcome.problems = [f"Compiling failed: {error}"]
-        return outcome
-    except Nl2OptError as error:
-        outcome.failure = "solver_error"
-        outcome.problems = [f"Solving failed: {error}"]
-        return outcome
-    finally:
-        outcome.solve_seconds = time.perf_counter() - started
-    outcome.result = result
-    outcome.stage = "check"
-    outcome.problems = result_feedback(formulation, result)
     return outcome
 
 

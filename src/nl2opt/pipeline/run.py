@@ -13,14 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from nl2opt.errors import CompileError, FormulationError, Nl2OptError
+from nl2opt.errors import FormulationError, Nl2OptError
 from nl2opt.formulation.model import Formulation
-from nl2opt.formulation.validate import Severity, validate
 from nl2opt.llm.types import LLMBackend, LLMRequest, LLMResponse, Sampling
-from nl2opt.pipeline.checks import result_feedback
 from nl2opt.pipeline.prompts import Prompt, fewshot_answer, render_prompt
 from nl2opt.pipeline.reply import read_reply, reply_schema
 from nl2opt.pipeline.report import Attempt, Report, SampleOutcome, explain
+from nl2opt.pipeline.stages import check_and_solve
 from nl2opt.solvers.result import SolveResult, Termination
 
 FORMULATE_PROMPT = "formulate.v1"
@@ -169,41 +168,25 @@ def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_num
 
 def _check_and_solve(track: Track, formulation: Formulation, attempt: Attempt,
                      options: PipelineOptions) -> list[str]:
-    from nl2opt.solvers.solve import solve as solve_formulation
-
-    started = time.perf_counter()
-    issues = validate(formulation)
-    attempt.check_seconds = time.perf_counter() - started
-    attempt.warnings = sum(1 for i in issues if i.severity is Severity.warning)
-    errors = [i for i in issues if i.severity is Severity.error]
-    attempt.stage = "validate"
-    if errors:
-        return [f"{i.element}: {i.message}" for i in errors]
-    attempt.stage = "solve"
-    started = time.perf_counter()
-    try:
-        result = solve_formulation(formulation, solver=options.solver,
-                                   time_limit=options.time_limit, check=False)
-    except CompileError as error:
-        attempt.stage = "compile"
-        return [f"Compiling failed: {error}"]
-    except Nl2OptError as error:
-        return [f"Solving failed: {error}"]
-    finally:
-        attempt.solve_seconds = time.perf_counter() - started
-    track.result = result
-    attempt.termination = result.termination.value
-    attempt.objective = result.objective
-    if result.termination is Termination.optimal:
-        track.best = (formulation, result)
-    attempt.stage = "check"
-    return result_feedback(formulation, result)
+    outcome = check_and_solve(formulation, options.solver, options.time_limit)
+    attempt.stage = outcome.stage
+    attempt.warnings = outcome.warnings
+    attempt.check_seconds = outcome.check_seconds
+    attempt.solve_seconds = outcome.solve_seconds
+    result = outcome.result
+    if result is not None:
+        track.result = result
+        attempt.termination = result.termination.value
+        attempt.objective = result.objective
+        if result.termination is Termination.optimal:
+            track.best = (formulation, result)
+    return outcome.problems
 
 
 def _conclude(report: Report, tracks: list[Track]) -> Report:
     report.attempts = [a for t in tracks for a in t.attempts]
-    outcomes = [_outcome(t) for t in tracks]
-    chosen = _vote(tracks, outcomes)
+    outcomes = [sample_outcome(t) for t in tracks]
+    chosen = vote(tracks, outcomes)
     report.samples = outcomes
     if len(tracks) > 1 and chosen is not None:
         report.agreement = outcomes[chosen.sample].votes / len(tracks)
@@ -223,7 +206,7 @@ def _conclude(report: Report, tracks: list[Track]) -> Report:
     return report
 
 
-def _outcome(track: Track) -> SampleOutcome:
+def sample_outcome(track: Track) -> SampleOutcome:
     formulation_result = track.best or (track.formulation, track.result)
     result = formulation_result[1]
     return SampleOutcome(sample=track.sample,
@@ -231,7 +214,7 @@ def _outcome(track: Track) -> SampleOutcome:
                          objective=result.objective if result else None, issues=track.issues)
 
 
-def _vote(tracks: list[Track], outcomes: list[SampleOutcome]) -> Track | None:
+def vote(tracks: list[Track], outcomes: list[SampleOutcome]) -> Track | None:
     """Majority of objective values (relative 1e-6); ties broken by fewest issues."""
     keys = [_vote_key(o) for o in outcomes]
     for outcome, key in zip(outcomes, keys):
