@@ -37,13 +37,13 @@ from nl2opt.evaluation.records import (
 from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
-from nl2opt.pipeline.reply import read_reply
 from nl2opt.pipeline.report import Attempt, SampleOutcome
 from nl2opt.pipeline.run import (
     PipelineOptions,
     Track,
     formulation_request,
     repair_request,
+    read_answer as read_track_answer,
     sample_outcome,
     vote,
 )
@@ -140,19 +140,9 @@ def generate_isolated(llm: LLMBackend, requests: list[LLMRequest]
 
 def read_answer(state: ItemState, track: Track, response: LLMResponse, request: LLMRequest,
                 round_number: int, llm_seconds: float) -> PendingAnswer:
-    """The reply-reading half of the pipeline's `_advance` (no solving here)."""
-    attempt = Attempt(sample=track.sample, round=round_number, prompt_id=request.prompt_id,
-                      prompt_hash=request.prompt_hash,
-                      messages=[m.model_dump() for m in request.messages],
-                      raw_response=response.text, llm_seconds=llm_seconds,
-                      prompt_tokens=response.usage.prompt_tokens,
-                      completion_tokens=response.usage.completion_tokens)
-    track.last_text = response.text
-    formulation, attempt.reasoning, problems = read_reply(response)
-    attempt.stage = "reply"
-    if formulation is not None:
-        track.formulation = formulation
-        attempt.formulation = formulation.to_dict()
+    """The reply-reading half of the pipeline's loop (solving happens in the pool)."""
+    attempt, formulation, problems = read_track_answer(track, response, request, round_number,
+                                                       llm_seconds)
     return PendingAnswer(state, track, attempt, formulation, problems)
 
 

@@ -142,8 +142,10 @@ def formulate(problem: str, llm: LLMBackend, options: PipelineOptions = Pipeline
     return report.formulation
 
 
-def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_number: int,
-             llm_seconds: float, options: PipelineOptions) -> None:
+def read_answer(track: Track, response: LLMResponse, request: LLMRequest, round_number: int,
+                llm_seconds: float, data_dir: str | None = None
+                ) -> tuple[Attempt, Formulation | None, list[str]]:
+    """Record an LLM answer on its track and read the formulation out of it (no solving)."""
     attempt = Attempt(sample=track.sample, round=round_number, prompt_id=request.prompt_id,
                       prompt_hash=request.prompt_hash,
                       messages=[m.model_dump() for m in request.messages],
@@ -153,11 +155,19 @@ def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_num
     track.last_text = response.text
     formulation, attempt.reasoning, problems = read_reply(response)
     attempt.stage = "reply"
-    if formulation is not None and options.data_dir:
-        formulation = formulation.with_data_dir(options.data_dir)
+    if formulation is not None and data_dir:
+        formulation = formulation.with_data_dir(data_dir)
     if formulation is not None:
         track.formulation = formulation
         attempt.formulation = formulation.to_dict()
+    return attempt, formulation, problems
+
+
+def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_number: int,
+             llm_seconds: float, options: PipelineOptions) -> None:
+    attempt, formulation, problems = read_answer(track, response, request, round_number,
+                                                 llm_seconds, options.data_dir)
+    if formulation is not None:
         problems = problems + _check_and_solve(track, formulation, attempt, options)
     attempt.problems = problems
     track.feedback = problems
