@@ -8,7 +8,14 @@ count: wall seconds, items per second, main-process CPU seconds per item
 (prompts, reply parsing, records) and solve-stage CPU seconds per item (in the
 workers), and checks that every answer is scored correct.
 
-    python bench/eval_throughput.py [--copies 4] [--workers 0 1 2]
+It then measures what peer tools do for the same problems: one Python
+subprocess per problem executing generated Pyomo code (nl2opt's own emitted
+script, the most favourable stand-in for LLM-written code), two at a time, and
+ends with one machine-readable line
+`speedup_vs_subprocess=<x> problems_per_s=<y>` (nl2opt with 2 workers vs the
+subprocess approach with 2 at a time).
+
+    python bench/eval_throughput.py [--copies 16] [--workers 0 1 2] [--peer-items 32]
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +77,7 @@ def measure(dataset, answers, workers: int, rounds: int) -> dict:
     from nl2opt.evaluation.runner import run_evaluation
 
     config = RunConfig(dataset="bench", llm="bench", rounds=rounds, time_limit=30.0,
-                       workers=workers, batch_size=64, memory_mb=4096)
+                       workers=workers, batch_size=len(dataset.items), memory_mb=4096)
     with tempfile.TemporaryDirectory() as out:
         wall, cpu = time.perf_counter(), time.process_time()
         records = run_evaluation(dataset, ExampleLLM(answers), config, out)
@@ -81,9 +91,53 @@ def measure(dataset, answers, workers: int, rounds: int) -> dict:
             "correct": len(records) - len(wrong), "wrong": wrong[:5]}
 
 
+def measure_peers(dataset, answers, count: int, parallel: int = 2) -> dict:
+    """One `python script.py` per problem running the emitted Pyomo code."""
+    from nl2opt.formulation.model import load_formulation
+    from nl2opt.solvers.pyomo_code import emit_pyomo_script
+
+    items = dataset.items[:: max(1, len(dataset.items) // count)][:count]
+    scripts = {}
+    for item in items:
+        name = re.search(r"Example (\S+)\.", item.question).group(1)
+        if name not in scripts:
+            formulation = load_formulation(json.loads(answers[name])["formulation"])
+            scripts[name] = emit_pyomo_script(formulation.with_data_dir(ROOT / "examples"))
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for item in items:
+            name = re.search(r"Example (\S+)\.", item.question).group(1)
+            path = Path(folder) / f"{len(paths)}.py"
+            path.write_text(scripts[name])
+            paths.append((path, item))
+        started = time.perf_counter()
+        with ThreadPoolExecutor(parallel) as pool:
+            outputs = list(pool.map(_run_script, [p for p, _ in paths]))
+        wall = time.perf_counter() - started
+    agree = sum(_script_agrees(out, item) for out, (_, item) in zip(outputs, paths))
+    return {"items": len(items), "wall_s": wall, "items_per_s": len(items) / wall,
+            "agree": agree}
+
+
+def _run_script(path: Path) -> str:
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT / "examples")
+    return done.stdout
+
+
+def _script_agrees(stdout: str, item) -> bool:
+    found = re.search(r"^OBJECTIVE = (\S+)$", stdout, re.MULTILINE)
+    if item.answer_status != "optimal":
+        return found is None
+    return found is not None and abs(float(found.group(1)) - item.answer) <= \
+        1e-4 * max(1.0, abs(item.answer))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--copies", type=int, default=16)
+    parser.add_argument("--peer-items", type=int, default=32,
+                        help="problems for the one-subprocess-per-problem comparison")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rounds", type=int, default=0)
     args = parser.parse_args()
@@ -93,14 +147,26 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     print(f"{'workers':>7} {'wall s':>8} {'items/s':>8} {'main CPU ms/item':>17} "
           f"{'solve CPU ms/item (mean/median)':>32} {'correct':>8}")
+    rows = {}
     for workers in args.workers:
-        row = measure(dataset, answers, workers, args.rounds)
+        row = rows[workers] = measure(dataset, answers, workers, args.rounds)
         print(f"{row['workers']:>7} {row['wall_s']:>8.2f} {row['items_per_s']:>8.1f} "
               f"{1000 * row['main_cpu_s_per_item']:>17.1f} "
               f"{1000 * row['solve_cpu_s_per_item_mean']:>20.1f} / "
               f"{1000 * row['solve_cpu_s_per_item_median']:<9.1f} "
               f"{row['correct']:>4}/{row['items']}" + (f" wrong: {row['wrong']}"
                                                        if row["wrong"] else ""))
+
+    peers = measure_peers(dataset, answers, args.peer_items)
+    print(f"peers: one subprocess per problem running generated Pyomo code, 2 at a time: "
+          f"{peers['items']} problems in {peers['wall_s']:.2f} s = {peers['items_per_s']:.2f} "
+          f"problems/s ({peers['agree']}/{peers['items']} answers agree with the labels)")
+    ours = rows.get(2) or rows[max(rows)]
+    speedup = ours["items_per_s"] / peers["items_per_s"]
+    print(f"nl2opt with {ours['workers']} workers: {ours['items_per_s']:.1f} problems/s; "
+          f"{speedup:.1f}x the subprocess approach (target: 20x) -> "
+          f"{'met' if speedup >= 20 else 'NOT met'}")
+    print(f"speedup_vs_subprocess={speedup:.1f} problems_per_s={ours['items_per_s']:.1f}")
 
 
 if __name__ == "__main__":
