@@ -205,3 +205,11 @@ def test_relations_render_with_latex_operators():
 def test_name_overrides_print_set_names_as_index_letters():
     assert expression_to_latex(parse_expression("cap[P] * 2"), {"P": "p"}) == \
         "\\mathit{cap}_{p} \\cdot 2"
+
+
+def test_product_of_two_multi_letter_names_keeps_them_apart():
+    from nl2opt.formulation.parser import parse_expression
+    from nl2opt.formulation.render import expression_to_latex
+
+    latex = expression_to_latex(parse_expression("hold_cost * stock[t]"))
+    assert latex == r"\mathit{hold\_cost} \, \mathit{stock}_{t}"

@@ -95,8 +95,12 @@ class _Latex:
         # A sum on the left would swallow the next factor: (sum a) b, not sum (a b).
         left = self.show(node.left, _ATOM if isinstance(node.left, E.Sum) else 6)
         right = self._operand(node.right, 7)
-        # Juxtaposition reads as a product unless it would glue numbers or a fraction on.
-        glue = r" \cdot " if right[:1].isdigit() or right.startswith((".", r"\frac")) else " "
+        # Juxtaposition reads as a product unless it would glue numbers or a fraction on;
+        # two multi-letter names need a thin space or they read as one word.
+        if right[:1].isdigit() or right.startswith((".", r"\frac")):
+            glue = r" \cdot "
+        else:
+            glue = r" \, " if right.startswith(r"\mathit") else " "
         return left + glue + right
 
     def _operand(self, node: E.Expr, level: int) -> str:
