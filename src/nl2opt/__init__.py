@@ -15,6 +15,8 @@ _EXPORTS = {
     "solve": "nl2opt.api",
     "formulate": "nl2opt.api",
     "Report": "nl2opt.pipeline.report",
+    "equivalent": "nl2opt.equivalence",
+    "EquivalenceReport": "nl2opt.equivalence",
     "check_formulation": "nl2opt.api",
     "classify_formulation": "nl2opt.api",
     "SolveResult": "nl2opt.solvers.result",

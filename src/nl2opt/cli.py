@@ -328,12 +328,14 @@ def solvers() -> None:
 def _register_command_modules() -> None:
     """Commands that live beside their subject (evaluation, app, equivalence)."""
     from nl2opt.app.commands import register as register_app
+    from nl2opt.equivalence.commands import register as register_equiv
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
 
     register_eval(app)
     register_audit(app)
     register_app(app)
+    register_equiv(app)
 
 
 _register_command_modules()

@@ -1,0 +1,132 @@
+"""Verification, the part that decides: does a map carry optima to optima?
+
+For a map g from the source model's variables to the target's:
+
+* soundness: every sampled optimum y of the source (several distinct ones, from
+  objective perturbations on the optimal face) maps to a point g(y) that is
+  feasible in the target and reaches the target's optimal value;
+* coverage: every sampled optimum x of the target is reached: the source, with
+  g(y) = x added as constraints, still attains its own optimal value.
+
+Both must hold for every sample. A failure gives a concrete counterexample in
+user names. Samples are drawn independently of how the map was found, so a map
+fitted to (or guessed for) a few points cannot pass by coincidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from nl2opt.equivalence.instance import InstanceModel
+from nl2opt.equivalence.maps import AffineMap
+from nl2opt.equivalence.solving import ExtraRows, Solution, solve
+
+OBJECTIVE_TOLERANCE = 1e-6
+FEASIBILITY_TOLERANCE = 1e-6
+
+
+@dataclass
+class Verification:
+    passed: bool
+    soundness_checked: int = 0
+    coverage_checked: int = 0
+    counterexample: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def objective_matches(value: float, optimum: float) -> bool:
+    return abs(value - optimum) <= OBJECTIVE_TOLERANCE * max(1.0, abs(optimum))
+
+
+def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+               target_optimum: Solution, source_optimum: Solution,
+               target_samples: list[np.ndarray], source_samples: list[np.ndarray]
+               ) -> Verification:
+    """Check soundness on `source_samples` and coverage of `target_samples`."""
+    if not mapping.complete:
+        missing = [target.names[k] for k in np.flatnonzero(~mapping.defined)][:5]
+        note = (f"the map leaves {int((~mapping.defined).sum())} variable(s) of "
+                f"{target.source} undefined, e.g. {', '.join(missing)}")
+        return Verification(False, notes=[note])
+    result = Verification(True)
+    for y in source_samples:
+        result.soundness_checked += 1
+        problem = soundness_problem(mapping, target, source, target_optimum, y)
+        if problem is not None:
+            result.passed = False
+            result.counterexample = problem
+            return result
+    for x in target_samples:
+        result.coverage_checked += 1
+        problem = coverage_problem(mapping, target, source, source_optimum, x)
+        if problem is not None and problem["kind"] == "inconclusive":
+            result.passed = False
+            result.notes.append(problem["explanation"])
+            return result
+        if problem is not None:
+            result.passed = False
+            result.counterexample = problem
+            return result
+    return result
+
+
+def soundness_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                      target_optimum: Solution, y: np.ndarray) -> dict | None:
+    """None if g(y) is optimal in the target, else a counterexample."""
+    x = mapping.apply(y)
+    problems = target.violations(x, FEASIBILITY_TOLERANCE)[:5]
+    value = target.objective_value(x)
+    if not problems and not objective_matches(value, target_optimum.objective):
+        problems.append(f"objective of {target.source} is {value:.10g} at the mapped point, "
+                        f"but its optimum is {target_optimum.objective:.10g}")
+    if not problems:
+        return None
+    return {"kind": "soundness",
+            "explanation": f"an optimal solution of {source.source} maps to a point that is "
+                           f"not optimal in {target.source}",
+            "source_model": source.source, "source_point": source.point(y),
+            "source_objective": source.objective_value(y),
+            "target_model": target.source, "mapped_point": target.point(x),
+            "mapped_objective": value, "problems": problems}
+
+
+def coverage_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                     source_optimum: Solution, x: np.ndarray) -> dict | None:
+    """None if some optimum y of the source has g(y) = x, else a counterexample."""
+    rows = sp.csr_matrix(mapping.matrix)
+    wanted = x - mapping.shift
+    width = FEASIBILITY_TOLERANCE * (1.0 + np.abs(wanted))
+    pinned = ExtraRows(rows, wanted - width, wanted + width)
+    found = solve(source, extra=[pinned])
+    if found.ok and objective_matches(found.objective, source_optimum.objective):
+        return None
+    if found.status not in ("optimal", "infeasible"):
+        return {"kind": "inconclusive",
+                "explanation": f"coverage check could not be solved ({found.status} "
+                               f"{found.message})"}
+    if found.ok:
+        reason = (f"the best solution of {source.source} that maps onto it has objective "
+                  f"{found.objective:.10g}, not the optimum {source_optimum.objective:.10g}")
+    else:
+        reason = f"no feasible solution of {source.source} maps onto it ({found.status})"
+    return {"kind": "coverage",
+            "explanation": f"an optimal solution of {target.source} is not the image of any "
+                           f"optimal solution of {source.source}",
+            "target_model": target.source, "target_point": target.point(x),
+            "target_objective": target.objective_value(x), "problems": [reason]}
+
+
+def status_counterexample(a: InstanceModel, b: InstanceModel, sa: Solution, sb: Solution
+                          ) -> dict:
+    """Different solve outcomes (e.g. optimal vs infeasible) are a counterexample by
+    themselves."""
+    solved, other, solution, other_status = (a, b, sa, sb.status) if sa.ok else (b, a, sb,
+                                                                                 sa.status)
+    point = solved.point(solution.x) if solution.ok else {}
+    return {"kind": "status",
+            "explanation": f"{solved.source} is {solution.status} but {other.source} is "
+                           f"{other_status}",
+            "target_model": solved.source, "target_point": point, "problems": []}
