@@ -54,12 +54,17 @@ class ExampleLLM:
         return replies
 
 
-def build_dataset(copies: int):
+HIGHS_CLASSES = {"LP", "MILP", "QP"}
+
+
+def build_dataset(copies: int, classes: set[str] | None = None):
     from nl2opt.datasets.types import Dataset, DatasetItem
 
     expected = json.loads((ROOT / "examples" / "expected.json").read_text())
     answers, items = {}, []
     for name, label in sorted(expected.items()):
+        if classes is not None and label["class"] not in classes:
+            continue
         formulation = json.loads((ROOT / "examples" / name).read_text())
         answers[name] = json.dumps({"reasoning": "example", "formulation": formulation})
         for copy in range(copies):
@@ -166,7 +171,21 @@ def main() -> None:
     print(f"nl2opt with {ours['workers']} workers: {ours['items_per_s']:.1f} problems/s; "
           f"{speedup:.1f}x the subprocess approach (target: 20x) -> "
           f"{'met' if speedup >= 20 else 'NOT met'}")
+    _by_kind(args)
     print(f"speedup_vs_subprocess={speedup:.1f} problems_per_s={ours['items_per_s']:.1f}")
+
+
+def _by_kind(args) -> None:
+    """The same comparison for models HiGHS solves and for those SCIP solves."""
+    all_classes = {"LP", "MILP", "QP", "MIQP", "QCP", "MIQCP", "NLP", "MINLP"}
+    for label, classes in (("LP/MILP/QP (HiGHS)", HIGHS_CLASSES),
+                           ("nonlinear and MIQP (SCIP)", all_classes - HIGHS_CLASSES)):
+        dataset, answers = build_dataset(args.copies, classes)
+        ours = measure(dataset, answers, 2, args.rounds)
+        peers = measure_peers(dataset, answers, min(args.peer_items, len(dataset.items)))
+        print(f"  {label}: nl2opt {ours['items_per_s']:.1f} problems/s, subprocesses "
+              f"{peers['items_per_s']:.2f} problems/s -> "
+              f"{ours['items_per_s'] / peers['items_per_s']:.1f}x")
 
 
 if __name__ == "__main__":

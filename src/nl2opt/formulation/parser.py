@@ -14,6 +14,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nl2opt.errors import ExpressionError
 from nl2opt.formulation import expr as E
@@ -33,6 +34,15 @@ _FORALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+([A-Za-z_][A-Za-z0-9_
 
 def parse_expression(text: str, element: str = "") -> E.Expr:
     """Parse one arithmetic or logical expression (no top-level relation check)."""
+    if not isinstance(text, str):
+        return _Translator(text, element).run()  # raises the type error
+    return _parse_cached(text, element)
+
+
+# Trees are immutable, so one parse serves validation, classification and compilation
+# of the same formulation (errors are not cached: they are raised afresh each time).
+@lru_cache(maxsize=2048)
+def _parse_cached(text: str, element: str) -> E.Expr:
     return _Translator(text, element).run()
 
 
