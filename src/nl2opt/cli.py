@@ -170,7 +170,7 @@ def _print_report(report) -> None:
             outcome += f" {attempt.objective:.6g}"
         table.add_row(str(attempt.sample), str(attempt.round), attempt.stage, outcome,
                       "; ".join(p.splitlines()[0][:60] for p in attempt.problems) or "-",
-                      str(attempt.prompt_tokens + attempt.completion_tokens))
+                      str(attempt.prompt_tokens + attempt.completion_tokens or "-"))
     console.print(table)
     if report.error:
         errors.print("[bold red]error:[/] ", end="")
