@@ -201,7 +201,7 @@ def _print_result(result) -> None:
 def check(formulation: Path = FormulationArg,
           as_json: bool = typer.Option(False, "--json", help="Print issues as JSON.")) -> None:
     """Validate a formulation; exit code 1 when it has errors."""
-    from nl2opt.formulation.arrays import prepare
+    from nl2opt.formulation.arrays import parse_or_raise
     from nl2opt.formulation.classify import classify
     from nl2opt.formulation.validate import Severity, validate
 
@@ -216,8 +216,7 @@ def check(formulation: Path = FormulationArg,
             console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
             console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
         if not has_errors:
-            parsed, _ = prepare(model)
-            problem_class = classify(model, parsed)
+            problem_class = classify(model, parse_or_raise(model))
             console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
                           f"CP-SAT: {_cpsat_note(model, problem_class)}", highlight=False)
     raise typer.Exit(1 if has_errors else 0)

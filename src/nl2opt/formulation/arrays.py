@@ -85,13 +85,18 @@ def format_label(name: str, key: tuple) -> str:
     return f"{name}[{', '.join(repr(k) for k in key)}]" if key else name
 
 
-def prepare(formulation: Formulation) -> tuple[ParsedFormulation, ModelData]:
-    """Parse and resolve data, raising FormulationError with every parse error."""
+def parse_or_raise(formulation: Formulation) -> ParsedFormulation:
+    """Every expression parsed; FormulationError with every parse error otherwise."""
     parsed, errors = parse_formulation(formulation)
     if parsed is None:
         raise FormulationError("the formulation has expression errors:\n"
                                + "\n".join(str(e) for e in errors), errors)
-    return parsed, resolve_data(formulation)
+    return parsed
+
+
+def prepare(formulation: Formulation) -> tuple[ParsedFormulation, ModelData]:
+    """Parse and resolve data, raising FormulationError with every parse error."""
+    return parse_or_raise(formulation), resolve_data(formulation)
 
 
 def compile_arrays(formulation: Formulation, parsed: ParsedFormulation | None = None,

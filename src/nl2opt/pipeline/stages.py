@@ -44,8 +44,10 @@ def check_and_solve(formulation: Formulation, solver: str | None = None,
     outcome.stage = "solve"
     started = time.perf_counter()
     try:
-        outcome.problem_class = problem_class_of(formulation).value
-        result = solve(formulation, solver=solver, time_limit=time_limit, check=False)
+        problem_class = problem_class_of(formulation)
+        outcome.problem_class = problem_class.value
+        result = solve(formulation, solver=solver, time_limit=time_limit, check=False,
+                       problem_class=problem_class)
     except CompileError as error:
         outcome.stage, outcome.failure = "compile", "compile_error"
         outcome.problems = [f"Compiling failed: {error}"]

@@ -173,7 +173,6 @@ class HighsDirectBackend:
 
 def _termination(highs) -> Termination:
     status = highs.getModelStatus()
-    name = highs.modelStatusToString(status).lower()
     status_name = str(status).rsplit(".", 1)[-1]
     mapping = {
         "kOptimal": Termination.optimal, "kInfeasible": Termination.infeasible,
@@ -186,7 +185,7 @@ def _termination(highs) -> Termination:
         "kSolveError": Termination.error, "kPostsolveError": Termination.error,
         "kMemoryLimit": Termination.error,
     }
-    return mapping.get(status_name, Termination.unknown if name else Termination.unknown)
+    return mapping.get(status_name, Termination.unknown)
 
 
 def _disambiguate(model: ArrayModel, options: SolveOptions) -> Termination:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nl2opt.errors import FormulationError
-from nl2opt.formulation.arrays import prepare
+from nl2opt.formulation.arrays import parse_or_raise
 from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
 from nl2opt.formulation.validate import errors_only, format_issues, validate
@@ -13,21 +13,22 @@ from nl2opt.solvers.result import SolveResult, Termination
 
 
 def problem_class_of(formulation: Formulation) -> ProblemClass:
-    parsed, _data = prepare(formulation)
-    return classify(formulation, parsed)
+    # The class depends on the expressions only: no data (and no CSV reading) needed.
+    return classify(formulation, parse_or_raise(formulation))
 
 
 def solve(formulation: Formulation, solver: str | None = None,
           time_limit: float | None = None, log: bool = False,
-          check: bool = True) -> SolveResult:
-    """Validate (unless `check=False`), pick a backend by problem class or use `solver`,
-    and solve. Raises FormulationError (with `.issues`) on validation errors."""
+          check: bool = True, problem_class: ProblemClass | None = None) -> SolveResult:
+    """Validate (unless `check=False`), pick a backend by problem class (given, or
+    worked out here) or use `solver`, and solve. Raises FormulationError (with
+    `.issues`) on validation errors."""
     if check:
         problems = errors_only(validate(formulation))
         if problems:
             raise FormulationError("the formulation has errors:\n" + format_issues(problems),
                                    problems)
-    problem_class = problem_class_of(formulation)
+    problem_class = problem_class or problem_class_of(formulation)
     backend = choose_backend(problem_class, solver)
     options = SolveOptions(time_limit=time_limit, log=log)
     result = backend.solve(formulation, options)
