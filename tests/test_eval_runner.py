@@ -140,8 +140,9 @@ def test_full_run_scores_categories_and_batches(tmp_path):
     assert found["toy/juice"].problem_class == "LP"
     assert found["toy/paint"].relative_error == pytest.approx(1 / 8)
     assert found["toy/garden"].scored is False
-    assert found["toy/juice"].conventions == {"rel_1e-6": True, "rel_5pct": True,
-                                              "abs_0.1": True, "round2": True}
+    assert found["toy/juice"].conventions == {"strict_1e-4": True, "rel_1e-6": True,
+                                              "rel_5pct": True, "abs_0.1": True,
+                                              "round2": True}
     assert found["toy/juice"].prompt_tokens == 100
     assert found["toy/fence"].prompts[0].startswith("formulate.v1@")
     assert found["toy/juice"].dataset_file_hash == dataset.file_hash

@@ -37,7 +37,9 @@ class ReportFiles:
 def _scores(records: Iterable[EvalRecord]) -> list:
     from nl2opt.evaluation.scoring import Score
 
-    return [Score(correct=r.correct, scored=r.scored, conventions=dict(r.conventions),
+    # Records written before the label-decimals rule were scored by the strict rule alone.
+    return [Score(correct=r.correct, scored=r.scored,
+                  conventions={"strict_1e-4": r.correct, **r.conventions},
                   relative_error=r.relative_error) for r in records]
 
 
@@ -158,6 +160,8 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("Accuracy (canonical)", f"{percent(summary['accuracy'])} "
                                  f"({summary['correct']}/{summary['scored']} scored)"),
+        ("Accuracy without the label-decimals rule (strict_1e-4)",
+         percent(summary["conventions"].get("strict_1e-4"))),
         ("Execution rate (an answer was produced)", percent(summary["execution_rate"])),
         ("First-attempt accuracy", percent(summary["first_attempt_accuracy"])),
         ("After self-correction", percent(summary["after_correction_accuracy"])),
