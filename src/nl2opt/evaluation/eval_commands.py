@@ -159,8 +159,8 @@ def eval_command(
 
 def _stop_for_batch(pending, resume_command: str):
     """The run waits for batch answers: say what to run, then how to continue."""
-    errors.print(f"{pending}\nThen continue with (and the same other options):\n  "
-                 f"{resume_command}", highlight=False, markup=False)
+    errors.print(pending.describe(f"{resume_command}   (with the same other options)"),
+                 highlight=False, markup=False)
     raise typer.Exit(PENDING_EXIT_CODE)
 
 

@@ -54,12 +54,16 @@ class EvaluationPending(EvaluationError):
         self.waiting_requests = waiting_requests
         self.command = command
         self.requests_path = requests_path
-        where = f" queued in {requests_path}" if requests_path else ""
-        super().__init__(
-            f"{waiting_items} item(s) wait for {waiting_requests} LLM request(s){where} "
-            f"({len(records)} item(s) finished). Produce the answers with:\n  {command}\n"
-            "then resume the run (--resume): nothing answered is asked or solved again, and "
-            "each resume takes every waiting item at least one round further.")
+        super().__init__(self.describe())
+
+    def describe(self, resume: str = "the same run with --resume") -> str:
+        """What waits, the command that answers it, and `resume`: how to continue."""
+        where = f" queued in {self.requests_path}" if self.requests_path else ""
+        return (f"{self.waiting_items} item(s) wait for {self.waiting_requests} LLM "
+                f"request(s){where} ({len(self.records)} item(s) finished). Produce the "
+                f"answers with:\n  {self.command}\nthen continue with:\n  {resume}\n"
+                "Nothing answered is asked or solved again; each resume takes every waiting "
+                "item at least one round further.")
 
 
 class SampleSummary(BaseModel):
@@ -222,7 +226,7 @@ def own_records(records: list[EvalRecord], info: RunInfo | None) -> list[EvalRec
     return [record for record in records if record.uid in uids]
 
 
-def read_run_records(run_dir: str | Path) -> list[EvalRecord]:
+def read_own_records(run_dir: str | Path) -> list[EvalRecord]:
     """`own_records` of a run directory (every record when run.json is absent)."""
     info = read_run_info(run_dir) if (Path(run_dir) / RUN_FILE).exists() else None
     return own_records(read_results(run_dir), info)
