@@ -7,8 +7,7 @@ import json
 import pytest
 from llm_server import ChatServer, chat_completion
 
-from nl2opt.llm.batch import (
-    BatchBackend, BatchPending, queue_batch_requests, read_batch_responses)
+from nl2opt.llm.batch import BatchBackend, BatchPending, queue_batch_requests, read_batch_responses
 from nl2opt.llm.openai_backend import OpenAIBackend, build_chat_body
 from nl2opt.llm.replay import RecordingBackend, ReplayBackend
 from nl2opt.llm.types import LLMError, LLMRequest, Message, Sampling

@@ -27,9 +27,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from nl2opt.llm.jsonl import json_lines
 from nl2opt.llm.jsontext import extract_json
 from nl2opt.llm.openai_backend import build_chat_body
-from nl2opt.llm.jsonl import json_lines
 from nl2opt.llm.types import LLMError, LLMRequest, LLMResponse, Usage
 
 CHAT_URL = "/v1/chat/completions"
