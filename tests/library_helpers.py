@@ -107,3 +107,38 @@ def hand_library(status: Status = Status.verified) -> dict[str, Insight]:
                          level1=level1, level2=level2,
                          stage=Stage.domain if level1 == "Network Flow" else Stage.formulation)
             for key, condition, level1, level2 in LIBRARY}
+
+
+def farm_problem(acres: int, percent: int, corn_profit: int, wheat_profit: int) -> str:
+    """A hand-written 'at most p% of the land' problem (the percentage family)."""
+    return (f"A farmer has {acres} acres to plant with wheat and corn. At most {percent}% of "
+            f"the planted land may be corn. Each acre of corn earns ${corn_profit} and each "
+            f"acre of wheat ${wheat_profit}. All land is planted. How many acres of each "
+            "maximize profit?")
+
+
+def farm_numbers(text: str) -> tuple[int, int, int, int]:
+    import re
+
+    numbers = [int(n) for n in re.findall(r"(\d+)", text.split("Problem:")[-1])]
+    return numbers[0], numbers[1], numbers[2], numbers[3]
+
+
+def farm_answer(text: str, correct: bool) -> dict:
+    """The formulation a model writes for a farm problem: right, or with the classic
+    mistakes (the percentage as 40 and the direction >=)."""
+    acres, percent, corn, wheat = farm_numbers(text)
+    share = f"corn <= {percent / 100} * (corn + wheat)" if correct else \
+        f"corn >= {percent} * (corn + wheat)"
+    return {"reasoning": "acres of each crop", "formulation": {
+        "parameters": [{"name": "land", "value": acres}],
+        "variables": [{"name": "corn", "description": "acres of corn"},
+                      {"name": "wheat", "description": "acres of wheat"}],
+        "objective": {"sense": "maximize", "expression": f"{corn} * corn + {wheat} * wheat"},
+        "constraints": [{"name": "land", "expression": "corn + wheat == land"},
+                        {"name": "share", "expression": share}]}}
+
+
+def farm_optimum(acres: int, percent: int, corn: int, wheat: int) -> float:
+    share = percent / 100 * acres
+    return corn * share + wheat * (acres - share) if corn > wheat else wheat * acres

@@ -37,6 +37,7 @@ from nl2opt.evaluation.records import (
 from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
+from nl2opt.pipeline.insights import InsightProvider, retrieve_all
 from nl2opt.pipeline.report import Attempt, SampleOutcome
 from nl2opt.pipeline.run import (
     PipelineOptions,
@@ -92,13 +93,17 @@ class PendingAnswer:
 # -- the LLM stage ---------------------------------------------------------------
 
 def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions,
-              round_number: int) -> list[PendingAnswer]:
-    """Ask the LLM for every open track of every state in one batch; read the replies."""
+              round_number: int, insights: InsightProvider | None = None
+              ) -> list[PendingAnswer]:
+    """Ask the LLM for every open track of every state in one batch; read the replies.
+    In round 0, `insights` (an experience library) is asked for all problems at once."""
     asks: list[tuple[ItemState, Track | None, LLMRequest]] = []
-    for state in states:
+    found = (retrieve_all(insights, [state.problem.question for state in states])
+             if insights is not None and round_number == 0 else [()] * len(states))
+    for state, shown in zip(states, found):
         if round_number == 0:
             asks.append((state, None, formulation_request(state.problem.question, options,
-                                                          n=options.samples)))
+                                                          n=options.samples, insights=shown)))
         else:
             asks.extend((state, track, repair_request(state.problem.question, track,
                                                       round_number, options))
@@ -189,14 +194,16 @@ def apply_outcome(answer: PendingAnswer, outcome: SolveOutcome | None) -> None:
 # -- rounds ------------------------------------------------------------------------
 
 def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: PipelineOptions,
-                      pool: SolvePool, on_finished: Callable[[ItemState], None]) -> None:
-    """Run the rounds for a chunk of problems; `on_finished` gets each item once settled."""
+                      pool: SolvePool, on_finished: Callable[[ItemState], None],
+                      insights: InsightProvider | None = None) -> None:
+    """Run the rounds for a chunk of problems; `on_finished` gets each item once settled.
+    `insights` (an experience library) supplies insights for the first requests."""
     states = [ItemState(problem) for problem in problems]
     for round_number in range(options.rounds + 1):
         open_states = [s for s in states if not s.finished]
         if not open_states:
             break
-        solve_stage(llm_stage(open_states, llm, options, round_number), pool, options)
+        solve_stage(llm_stage(open_states, llm, options, round_number, insights), pool, options)
         for state in open_states:
             if state.settled or round_number == options.rounds:
                 state.finished = True
@@ -252,6 +259,7 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
         check_seconds=sum(a.check_seconds for a in attempts),
         solve_seconds=sum(a.solve_seconds for a in attempts), cpu_seconds=state.cpu_seconds,
         llm=context.llm, prompts=sorted({f"{a.prompt_id}@{a.prompt_hash}" for a in attempts}),
+        insight_ids=sorted({i for a in attempts for i in a.insight_ids}),
         dataset_version=context.dataset_version, dataset_file_hash=context.dataset_file_hash,
         nl2opt_version=context.nl2opt_version, finished_at=_now())
 
@@ -292,12 +300,13 @@ def failure_category(status: str | None, scored: bool, correct: bool,
 
 def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir: str | Path,
                    resume: bool = False, on_record: Callable[[EvalRecord], None] | None = None,
-                   on_start: Callable[[list[EvalRecord], int], None] | None = None
-                   ) -> list[EvalRecord]:
+                   on_start: Callable[[list[EvalRecord], int], None] | None = None,
+                   insights: InsightProvider | None = None) -> list[EvalRecord]:
     """Evaluate `dataset` into `out_dir` (run.json + results.jsonl); returns all records.
 
     With `resume`, items already in results.jsonl are skipped. `on_start(done, todo)`
-    and `on_record(record)` feed a progress display.
+    and `on_record(record)` feed a progress display. `insights` is an experience
+    library's retriever (config.library names its file).
     """
     import nl2opt
 
@@ -324,7 +333,7 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
                     on_record(record)
 
             evaluate_problems([Problem(i.uid, i.question) for i in chunk], llm, options,
-                              pool, finish)
+                              pool, finish, insights)
     info.finished_at = _now()
     write_run_info(out, info)
     return read_results(out)
