@@ -340,11 +340,13 @@ def _register_command_modules() -> None:
     from nl2opt.equivalence.commands import register as register_equiv
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
+    from nl2opt.library.commands import register as register_library
 
     register_eval(app)
     register_audit(app)
     register_app(app)
     register_equiv(app)
+    register_library(app)
 
 
 _register_command_modules()
