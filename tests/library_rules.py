@@ -38,8 +38,9 @@ class RuleLLM:
 
 
 def _numbered(text: str, word: str) -> list[int]:
+    """Numbers of the listed lines whose text (after a "(label) " prefix) has `word`."""
     return [int(line.split(".")[0]) for line in text.split("\n")
-            if line[:1].isdigit() and ". " in line and word in line.lower()]
+            if line[:1].isdigit() and ". " in line and word in line.split(") ", 1)[-1].lower()]
 
 
 # What each prompt's system message says, for requests that arrive without their prompt
@@ -49,7 +50,10 @@ SIGNATURES = {"written in plain": "formulate", "reviewing an optimization": "rep
               "whether its condition holds": "library_check.v1",
               "topics where mistakes happen": "library_labels.v1",
               "learning from mistakes": "library_diagnose.v1",
+              "alternative conditions": "library_refine.v1",
               "You maintain a library": "library_merge.v1"}
+REFINED = ["The problem caps a quantity at at most a percentage of a total.",
+           "The problem involves crops."]
 
 
 def prompt_kind(request: LLMRequest) -> str:
@@ -96,6 +100,10 @@ def answer_batch(directory) -> int:
     return len(lines)
 
 
+def _line(listed: str, number: int) -> str:
+    return next(line.lower() for line in listed.split("\n") if line.startswith(f"{number}. "))
+
+
 def answer(request: LLMRequest) -> dict:
     """The rule's reply to one request."""
     user = request.messages[-1].content
@@ -108,7 +116,12 @@ def answer(request: LLMRequest) -> dict:
         return farm_answer(user.split("The correct answer:")[0], correct=True)
     listed, _, problem = user.rpartition("Problem:")
     if kind == "library_check.v1":
-        return {"applicable": _numbered(listed, "percentage") if "%" in problem else []}
+        # A condition saying "at most" holds only for problems that say it.
+        lines = [n for n in _numbered(listed, "percentage") if "at most" not in _line(listed, n)
+                 or "at most" in problem.lower()]
+        return {"applicable": lines if "%" in problem else []}
+    if kind == "library_refine.v1":
+        return {"conditions": REFINED}
     if kind == "library_labels.v1":
         return {"labels": _numbered(listed, "percentage")}
     if kind == "library_diagnose.v1":

@@ -124,6 +124,36 @@ def _print_learn_summary(summary, total: int, store) -> None:
                   "verified insight(s)", highlight=False)
 
 
+@library_app.command("refine")
+def refine_command(
+        library: Path = LibraryArg, llm: Optional[str] = LlmOption,
+        variants: int = typer.Option(3, "--variants", help="Candidate conditions per insight."),
+        min_negative: int = typer.Option(2, "--min-negative", help="Retire an insight that "
+                                         "misled at least this many tasks, more than it "
+                                         "helped.")) -> None:
+    """Rewrite conditions that retrieve badly (AlphaOPT's score) and retire harmful insights."""
+    from nl2opt.library.refine import RefineOptions, refine
+    from nl2opt.library.solving import LearningPending
+    from nl2opt.llm.spec import make_llm
+
+    with _open(library) as store:
+        try:
+            with console.status("refining..."):
+                summary = refine(store, make_llm(llm), RefineOptions(variants=variants,
+                                                                     min_negative=min_negative))
+        except LearningPending as error:
+            _pending(error, f"nl2opt library refine --library {library} --llm {llm or '...'}")
+        except Nl2OptError as error:
+            _fail(str(error))
+    table = Table("insight", "score before", "after", "new condition",
+                  title=f"{summary.examined} insight(s) examined")
+    for rewrite in summary.rewrites:
+        table.add_row(rewrite.insight_id, f"{rewrite.score_before:.2f}",
+                      f"{rewrite.score_after:.2f}", rewrite.after[:100])
+    console.print(table)
+    console.print(f"retired: {', '.join(summary.retired) or 'none'}", highlight=False)
+
+
 @library_app.command("list")
 def list_command(library: Path = LibraryArg,
                  status: Optional[str] = typer.Option(None, "--status", help="candidate, "

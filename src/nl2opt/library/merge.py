@@ -136,6 +136,11 @@ def verification_jobs(proposal: MergeProposal, store: LibraryStore
     return jobs
 
 
+def _still_verified(store: LibraryStore, insight_id: str) -> bool:
+    current = store.get(insight_id)
+    return current is not None and current.status is Status.verified
+
+
 def apply_merges(store: LibraryStore, proposals: Sequence[MergeProposal],
                  fixed: dict[int, set[str]], llm_name: str = "", run: str = ""
                  ) -> list[Insight]:
@@ -145,7 +150,7 @@ def apply_merges(store: LibraryStore, proposals: Sequence[MergeProposal],
     added = []
     for k, proposal in enumerate(proposals):
         members = [m for m in proposal.members if m.id not in consumed
-                   and m.provenance.source_tasks
+                   and _still_verified(store, m.id) and m.provenance.source_tasks
                    and set(m.provenance.source_tasks) <= fixed.get(k, set())]
         if len(members) < 2:
             continue
