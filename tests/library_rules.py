@@ -51,6 +51,7 @@ SIGNATURES = {"written in plain": "formulate", "reviewing an optimization": "rep
               "topics where mistakes happen": "library_labels.v1",
               "learning from mistakes": "library_diagnose.v1",
               "alternative conditions": "library_refine.v1",
+              "You translate examples": "library_example.v1",
               "You maintain a library": "library_merge.v1"}
 REFINED = ["The problem caps a quantity at at most a percentage of a total.",
            "The problem involves crops."]
@@ -122,6 +123,9 @@ def answer(request: LLMRequest) -> dict:
         return {"applicable": lines if "%" in problem else []}
     if kind == "library_refine.v1":
         return {"conditions": REFINED}
+    if kind == "library_example.v1":
+        about_code = "addConstr" in user
+        return {"applies": not about_code, "example": "" if about_code else PERCENT_EXAMPLE}
     if kind == "library_labels.v1":
         return {"labels": _numbered(listed, "percentage")}
     if kind == "library_diagnose.v1":

@@ -154,6 +154,40 @@ def refine_command(
     console.print(f"retired: {', '.join(summary.retired) or 'none'}", highlight=False)
 
 
+@library_app.command("import-alphaopt")
+def import_alphaopt_command(
+        source: Path = typer.Argument(..., help="AlphaOPT's library.json (e.g. ../shared/"
+                                      "datasets/alphaopt/experience_library/library.json)."),
+        library: Path = LibraryArg,
+        llm: Optional[str] = typer.Option(None, "--llm", help="Rewrite examples into nl2opt's "
+                                          "language and verify on the source tasks with this "
+                                          "LLM; without it insights stay candidates."),
+        split_dir: Optional[Path] = typer.Option(None, "--split-dir", help="AlphaOPT's "
+                                                 "optimization_tasks/split (default: beside "
+                                                 "the library file)."),
+        workers: int = typer.Option(0, "--workers", help="Solve processes.")) -> None:
+    """Seed the library from AlphaOPT's published insights (MIT)."""
+    from nl2opt.library.alphaopt import import_alphaopt
+    from nl2opt.library.solving import LearningPending
+    from nl2opt.llm.spec import make_llm
+
+    with _open(library, create=True) as store:
+        try:
+            with console.status("importing..."):
+                summary = import_alphaopt(store, source, make_llm(llm) if llm else None,
+                                          split_dir, workers=workers)
+        except LearningPending as error:
+            _pending(error, f"nl2opt library import-alphaopt {source} --library {library} "
+                            f"--llm {llm}")
+        except Nl2OptError as error:
+            _fail(str(error))
+    console.print(f"imported {len(summary.imported)} insight(s); verified "
+                  f"{len(summary.verified)}, left as candidates {len(summary.unverified)}",
+                  highlight=False)
+    for reason, count in sorted(summary.dropped.items()):
+        console.print(f"dropped {count}: {reason}", highlight=False, markup=False)
+
+
 @library_app.command("list")
 def list_command(library: Path = LibraryArg,
                  status: Optional[str] = typer.Option(None, "--status", help="candidate, "
