@@ -21,7 +21,8 @@ ALPHAOPT = DATASETS / "alphaopt" / "experience_library" / "library.json"
 
 def _record(insight_id, stage, example, tasks, explanation=USEFUL):
     return {"insight_id": insight_id, "taxonomy": {stage: {"Constraint Formulation": [
-        "Percentage limits"]}}, "condition": f"A quantity is capped at a percentage ({insight_id}).",
+        "Percentage limits"]}},
+        "condition": f"A quantity is capped at a percentage ({insight_id}).",
         "explanation": explanation, "example": example, "task_id": tasks, "iteration": 0,
         "version": 1, "occurrence": 0, "distribution": {"positive": ["T1"], "negative": [],
                                                          "unretrieved": [], "irrelevant": [],
