@@ -75,7 +75,10 @@ def _committed(library) -> set[str]:
 def test_kill_9_during_learning_loses_no_committed_insight(tmp_path):
     data = _train_file(tmp_path / "farms_train.jsonl", 6)
     library = tmp_path / "lib.sqlite"
-    slow = lambda body: Reply(text=json.dumps(answer_body(body)), delay=0.05)
+
+    def slow(body: dict) -> Reply:
+        return Reply(text=json.dumps(answer_body(body)), delay=0.05)
+
     with ChatServer(slow, model="rule") as server:
         command = [sys.executable, "-m", "nl2opt.cli", "library", "learn", str(data),
                    "--library", str(library), "--llm", f"openai:rule@{server.base_url}",
