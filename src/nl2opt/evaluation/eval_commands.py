@@ -106,7 +106,9 @@ def eval_command(
         solver: Optional[str] = typer.Option(None, "--solver", help="Solver backend; "
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
-                                    help="Write report.md/html and summary.json at the end.")
+                                    help="Write report.md/html and summary.json at the end."),
+        library: Optional[Path] = typer.Option(None, "--library", help="An experience "
+                                               "library file: insights go into the prompts.")
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
     from nl2opt.datasets import load_dataset
@@ -123,17 +125,26 @@ def eval_command(
                        solver=solver, time_limit=time_limit,
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
-                       memory_mb=memory_mb or None, batch_size=batch_size)
+                       memory_mb=memory_mb or None, batch_size=batch_size,
+                       library=str(library) if library else None)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
         backend = make_llm(spec)
+        insights = None
+        if library is not None:
+            from nl2opt.library.retrieval import open_retriever
+
+            insights = open_retriever(library, backend)
         with progress.progress:
             records = run_evaluation(items, backend, config, out, resume=resume,
-                                     on_record=progress.record, on_start=progress.start)
+                                     on_record=progress.record, on_start=progress.start,
+                                     insights=insights)
     except EvaluationPending as pending:
         _stop_for_batch(pending, f"nl2opt eval {shlex.quote(dataset)} --llm "
-                                 f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume")
+                                 f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume"
+                                 + (f" --library {shlex.quote(str(library))}"
+                                    if library is not None else ""))
     except KeyboardInterrupt:
         _fail(f"interrupted; continue with: nl2opt eval {dataset} --out {out} --resume "
               "(same options)", code=130)

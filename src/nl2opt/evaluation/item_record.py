@@ -68,6 +68,7 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
         check_seconds=sum(a.check_seconds for a in attempts),
         solve_seconds=sum(a.solve_seconds for a in attempts), cpu_seconds=state.cpu_seconds,
         llm=context.llm, prompts=sorted({f"{a.prompt_id}@{a.prompt_hash}" for a in attempts}),
+        insight_ids=sorted({i for a in attempts for i in a.insight_ids}),
         dataset_version=context.dataset_version, dataset_file_hash=context.dataset_file_hash,
         nl2opt_version=context.nl2opt_version, finished_at=now())
 

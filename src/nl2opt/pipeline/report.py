@@ -30,6 +30,7 @@ class Attempt(BaseModel):
     llm_seconds: float = 0.0
     check_seconds: float = 0.0
     solve_seconds: float = 0.0
+    insight_ids: list[str] = Field(default_factory=list)  # experience-library insights shown
 
 
 class SampleOutcome(BaseModel):
@@ -66,6 +67,11 @@ class Report(BaseModel):
     @property
     def total_tokens(self) -> int:
         return sum(a.prompt_tokens + a.completion_tokens for a in self.attempts)
+
+    @property
+    def insight_ids(self) -> list[str]:
+        """The experience-library insights the LLM was shown, in first-use order."""
+        return list(dict.fromkeys(i for a in self.attempts for i in a.insight_ids))
 
     @property
     def rounds_used(self) -> int:
