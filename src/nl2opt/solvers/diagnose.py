@@ -36,9 +36,9 @@ def explain_infeasible(model: ArrayModel) -> str:
     lines = []
     relaxed = _relaxation(model)
     relaxed.run()
-    from nl2opt.solvers.highs_direct import _termination
+    from nl2opt.solvers.highs_direct import model_status
 
-    if model.integrality.any() and _termination(relaxed) is Termination.optimal:
+    if model.integrality.any() and model_status(relaxed) is Termination.optimal:
         lines.append("The continuous relaxation is feasible: the conflict comes from "
                      "integrality (whole-number or binary variables cannot meet the "
                      "constraints exactly).")
