@@ -13,18 +13,16 @@ import math
 
 import numpy as np
 import pytest
+from helpers import formulation
 from typer.testing import CliRunner
 
 from nl2opt.cli import app
 from nl2opt.errors import CompileError
 from nl2opt.formulation.arrays import compile_arrays
 from nl2opt.formulation.validate import Severity, validate
-from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import HighsDirectBackend
 from nl2opt.solvers.result import Termination
 from nl2opt.solvers.solve import solve
-
-from helpers import formulation
 
 runner = CliRunner()
 NAN, INF = math.nan, math.inf

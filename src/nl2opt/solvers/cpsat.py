@@ -34,7 +34,7 @@ from nl2opt.formulation.model import Formulation, Sense, VarType
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.extract import constraint_values, variable_values
 from nl2opt.solvers.limits import Watchdog, watchdog_grace
-from nl2opt.solvers.result import SolveResult, Termination
+from nl2opt.solvers.result import SolveResult, Termination, relative_gap
 
 # Stand-in for an infinite variable bound: large enough to be "no limit" for
 # a real model, small enough that sums of many terms stay far from int64.
@@ -345,7 +345,7 @@ class CpSatBackend:
         if options.diagnose and termination in (Termination.infeasible, Termination.unbounded):
             from nl2opt.solvers.diagnose import diagnose
 
-            result.diagnosis = diagnose(model, termination)
+            result.diagnosis = diagnose(model, termination, options)
         return result
 
     def _run(self, integer: IntegerModel, sense: Sense, bound: int, options: SolveOptions,
@@ -390,17 +390,10 @@ class CpSatBackend:
             result.bound = run.solver.best_objective_bound / scale + offset
         else:
             result.objective = result.bound = offset
-        result.gap = _gap(result.objective, result.bound)
+        result.gap = relative_gap(result.objective, result.bound)
         result.variables = variable_values(model, run.values)
         result.constraints = constraint_values(model, model.matrix @ run.values, None)
         return result
-
-
-def _gap(objective: float, bound: float) -> float | None:
-    """|objective - bound| / |objective|, as HiGHS reports mip_gap."""
-    if objective == bound:
-        return 0.0
-    return abs(objective - bound) / abs(objective) if objective != 0 else None
 
 
 def cpsat_refusal(model: ArrayModel) -> str | None:

@@ -178,11 +178,11 @@ class HighsDirectBackend:
             termination = _disambiguate(model, options)
         result = self._result(highs, model, termination, time.perf_counter() - start)
         if log_path:
-            result.log = _read_log(log_path)
+            result.log = read_and_remove_log(log_path)
         if options.diagnose and termination in (Termination.infeasible, Termination.unbounded):
             from nl2opt.solvers.diagnose import diagnose
 
-            result.diagnosis = diagnose(model, termination)
+            result.diagnosis = diagnose(model, termination, options)
         return result
 
     def _without_columns(self, model: ArrayModel) -> SolveResult:
@@ -284,7 +284,7 @@ def _attach_log(highs) -> str:
     return path
 
 
-def _read_log(path: str) -> str:
+def read_and_remove_log(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()

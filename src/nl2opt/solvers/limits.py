@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Self
 
 from nl2opt.errors import Nl2OptError
 
@@ -58,7 +59,7 @@ class Watchdog:
         self.fired = False
         self._timer: threading.Timer | None = None
 
-    def __enter__(self) -> Watchdog:
+    def __enter__(self) -> Self:
         if self.seconds is not None:
             self._timer = threading.Timer(self.seconds, self._fire)
             self._timer.daemon = True
@@ -74,5 +75,5 @@ class Watchdog:
         self.fired = True
         try:
             self.stop()
-        except Exception:  # noqa: BLE001 - the solve ended meanwhile; nothing to stop
+        except Exception:  # noqa: BLE001, S110 - the solve ended meanwhile: nothing to stop
             pass

@@ -21,7 +21,13 @@ from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import model_status
 from nl2opt.solvers.limits import Watchdog
 from nl2opt.solvers.pyomo_model import PyomoBuild, build_pyomo_model
-from nl2opt.solvers.result import ConstraintValues, SolveResult, Termination, VariableValues
+from nl2opt.solvers.result import (
+    ConstraintValues,
+    SolveResult,
+    Termination,
+    VariableValues,
+    relative_gap,
+)
 
 # Pyomo's TerminationCondition names -> ours; anything else is `unknown`.
 _TERMINATION = {
@@ -120,7 +126,7 @@ class _PyomoBackend:
             result.constraints = constraint_values(build, self._duals(build, results))
         elif options.diagnose and termination in (Termination.infeasible,
                                                   Termination.unbounded):
-            result.diagnosis = _diagnosis(build.formulation, termination)
+            result.diagnosis = _diagnosis(build.formulation, termination, options)
         return result
 
     def _run(self, solver, build: PyomoBuild, options: SolveOptions):
@@ -228,12 +234,10 @@ class ScipBackend(_PyomoBackend):
         solver.interrupt()
 
     def _bound_and_gap(self, solver, results, build, result) -> tuple:
+        # SCIP's own gap divides by min(|primal|, |dual|), infinite at a zero bound; the
+        # other backends divide by |primal|, and so does this.
         bound = _finite(results.objective_bound)
-        try:
-            gap = _finite(solver._solver_model.getGap())
-        except Exception:  # noqa: BLE001 - the gap is informative only
-            gap = None
-        return bound, gap
+        return bound, relative_gap(result.objective, bound)
 
 
 def _reports_empty(solver) -> bool:
@@ -303,13 +307,14 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) and abs(value) < 1e19 else None
 
 
-def _diagnosis(formulation: Formulation, termination: Termination) -> str:
+def _diagnosis(formulation: Formulation, termination: Termination,
+               options: SolveOptions) -> str:
     """The array path's explanation, when the model is linear enough to compile there."""
     from nl2opt.errors import CompileError
     from nl2opt.formulation.arrays import compile_arrays
     from nl2opt.solvers.diagnose import diagnose
 
     try:
-        return diagnose(compile_arrays(formulation), termination)
+        return diagnose(compile_arrays(formulation), termination, options)
     except CompileError:
         return ""

@@ -100,3 +100,12 @@ def time_limit_text(objective: float | None, bound: float | None, gap: float | N
     bound_text = "unknown" if bound is None else f"{bound:.10g}"
     gap_text = "unknown" if gap is None else f"{100 * gap:.3g}%"
     return f"time limit: best found {objective:.10g}, bound {bound_text}, gap {gap_text}"
+
+
+def relative_gap(objective: float, bound: float | None) -> float | None:
+    """|objective - bound| / |objective|, as HiGHS reports mip_gap (None when unknown)."""
+    if bound is None:
+        return None
+    if objective == bound:
+        return 0.0
+    return abs(objective - bound) / abs(objective) if objective != 0 else None

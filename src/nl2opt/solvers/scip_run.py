@@ -22,14 +22,15 @@ from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
 from pyomo.core.staleflag import StaleFlagManager
 
 from nl2opt.solvers.base import SolveOptions
+from nl2opt.solvers.highs_direct import read_and_remove_log
 
 
 class StoppableScip(ScipDirect):
     """`ScipDirect` whose `solve` releases the GIL and never captures file descriptors."""
 
-    def __init__(self, options: SolveOptions = SolveOptions(), **kwds) -> None:
+    def __init__(self, options: SolveOptions | None = None, **kwds) -> None:
         super().__init__(**kwds)
-        self.nl2opt_options = options
+        self.nl2opt_options = options or SolveOptions()
 
     def solve(self, model, **kwds):
         # The steps of ScipDirect.solve, with the three changes above.
@@ -46,7 +47,7 @@ class StoppableScip(ScipDirect):
         scip_model.optimizeNogil()
         config.timer.stop("optimize")
         results = self._populate_results(scip_model, solution_loader, has_objective, config)
-        results.solver_log = _read_and_remove(log_path)
+        results.solver_log = read_and_remove_log(log_path) if log_path else ""
         results.timing_info.start_timestamp = started
         results.timing_info.wall_time = (datetime.datetime.now(datetime.timezone.utc)
                                          - started).total_seconds()
@@ -81,12 +82,3 @@ class StoppableScip(ScipDirect):
         scip_model.setLogfile(path)
         return path
 
-
-def _read_and_remove(path: str | None) -> str:
-    if path is None:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    finally:
-        os.unlink(path)
