@@ -148,13 +148,13 @@ def _row_problems(model: ArrayModel) -> list[NonFinite]:
     from nl2opt.formulation.arrays import format_label
 
     matrix = model.matrix
-    entry_rows = np.repeat(np.arange(model.num_rows), np.diff(matrix.indptr))
-    bad_rows = np.concatenate([
-        entry_rows[~np.isfinite(matrix.data)],
-        np.flatnonzero(np.isnan(model.row_lower) | np.isnan(model.row_upper)
-                       | (model.row_lower == np.inf) | (model.row_upper == -np.inf))])
-    if not bad_rows.size:
+    bad_entries = ~np.isfinite(matrix.data)
+    bad_sides = (np.isnan(model.row_lower) | np.isnan(model.row_upper)
+                 | (model.row_lower == np.inf) | (model.row_upper == -np.inf))
+    if not bad_entries.any() and not bad_sides.any():
         return []
+    entry_rows = np.repeat(np.arange(model.num_rows), np.diff(matrix.indptr))
+    bad_rows = np.concatenate([entry_rows[bad_entries], np.flatnonzero(bad_sides)])
     row = int(bad_rows.min())
     name, key = model.row_label(row)
     return [NonFinite(f"constraint '{name}'", f"{format_label(name, key)} has a coefficient "

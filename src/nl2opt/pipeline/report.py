@@ -76,8 +76,8 @@ def explain(formulation: Formulation, result: SolveResult, limit: int = 8) -> st
     """A short plain-language account of the answer, built from the result itself."""
     sense = formulation.objective.sense.value
     if result.stopped_with_point:
-        lines = [f"{result.limit_text()}. The solver's time limit ended the search before "
-                 f"it proved this plan the best ({sense}); a longer limit may improve it."]
+        lines = [(f"{result.limit_text()}. The solver's time limit ended the search before "
+                  f"it proved this plan the best ({sense}); a longer limit may improve it.")]
     elif result.termination is not Termination.optimal or result.objective is None:
         text = (f"No plan was found: {result.limit_text()}." if result.limit_text() else
                 f"No optimal plan was found: the model is {result.termination.value}.")

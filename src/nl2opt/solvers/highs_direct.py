@@ -192,9 +192,9 @@ class HighsDirectBackend:
                                | (model.row_upper < -FEASIBILITY_TOLERANCE))
         if false.size:
             names = [format_label(*model.row_label(int(r))) for r in false[:5]]
+            why = "constraint(s) without variables are false: " + ", ".join(names)
             return SolveResult(termination=Termination.infeasible, solver=self.name,
-                               message="constraint(s) without variables are false: "
-                                       + ", ".join(names))
+                               message=why, diagnosis=why)
         offset = model.objective_offset
         return SolveResult(termination=Termination.optimal, has_solution=True,
                            objective=offset, bound=offset, gap=0.0, solver=self.name,
