@@ -189,6 +189,9 @@ def _print_report(report) -> None:
 
 def _print_result(result) -> None:
     console.print(f"[bold]{result.summary()}[/]", highlight=False)
+    if result.stopped_with_point:
+        console.print("The values below are the best point found before the time limit, "
+                      "not proven optimal; a longer --time-limit may improve them.")
     if result.diagnosis:
         console.print(result.diagnosis, highlight=False, markup=False)
     if result.log:

@@ -81,6 +81,10 @@ class EvalRecord(BaseModel):
     # The prediction (final answer after self-correction and voting).
     status: str | None = None
     objective: float | None = None
+    # With status "time_limit": the best point's objective above, the solver's bound and
+    # relative gap here (None when unknown).
+    bound: float | None = None
+    gap: float | None = None
     problem_class: str | None = None
     # The score against the label (the label is read only after the loop finished).
     expected_status: str | None = None
