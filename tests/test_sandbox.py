@@ -365,3 +365,35 @@ def test_non_finite_or_negative_limits_raise_sandbox_error(limit):
         run_sandboxed("pass", timeout=limit)
     with pytest.raises(SandboxError, match="must be positive and finite"):
         run_sandboxed("pass", cpu_seconds=limit)
+
+
+def test_scip_and_ortools_solve_inside_the_sandbox():
+    outcome = run("""
+        import pyscipopt
+        from ortools.linear_solver import pywraplp
+        from ortools.sat.python import cp_model
+
+        scip = pyscipopt.Model()
+        scip.hideOutput()
+        x = scip.addVar(vtype="I", lb=0, ub=10)
+        scip.addCons(3 * x <= 20)
+        scip.setObjective(x, "maximize")
+        scip.optimize()
+
+        glop = pywraplp.Solver.CreateSolver("GLOP")
+        y = glop.NumVar(0, 4, "y")
+        glop.Maximize(2 * y)
+        glop.Solve()
+
+        sat = cp_model.CpModel()
+        z = sat.NewIntVar(0, 9, "z")
+        sat.Add(2 * z <= 13)
+        sat.Maximize(z)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 2  # threads: allowed, unlike processes
+        solver.Solve(sat)
+        nl2opt_report(scip=scip.getObjVal(), glop=glop.Objective().Value(),
+                      sat=solver.ObjectiveValue())
+    """, memory_mb=2048)
+    assert outcome.status == "ok", outcome.message
+    assert outcome.result == {"scip": 6.0, "glop": 8.0, "sat": 6.0}

@@ -49,7 +49,8 @@ def _set_limits(cfg):
     _limit(resource.RLIMIT_AS, cfg["memory"])
     _limit(resource.RLIMIT_FSIZE, cfg["fsize"])
     _limit(resource.RLIMIT_NOFILE, cfg["nofile"])
-    _limit(resource.RLIMIT_NPROC, cfg["nproc"])  # not enforced for root: see the guard
+    if cfg["nproc"] is not None:  # not enforced for root: see the guard
+        _limit(resource.RLIMIT_NPROC, cfg["nproc"])
     _limit(resource.RLIMIT_CORE, 0)
 
 

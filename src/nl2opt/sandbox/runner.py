@@ -114,7 +114,9 @@ def run_sandboxed(code: str, *, files: dict[str, str | bytes] | None = None,
 
 def _isolated(interpreter: str, config: dict, disk_mb: int,
               allow_network: bool) -> tuple[Launch, str]:
-    config.update(workdir=WORKDIR, cpu_grace=0)  # PID 1 ignores SIGXCPU: kill at the limit
+    # PID 1 ignores SIGXCPU, so SIGKILL comes at the limit. RLIMIT_NPROC counts all the
+    # host user's threads (it could stop a solver's threads) and seccomp already denies fork.
+    config.update(workdir=WORKDIR, cpu_grace=0, nproc=None)
     seccomp_fd = seccomp_pipe()
     command = [interpreter, "-I", "-B", "-u", "-c", _BOOTSTRAP, json.dumps(config)]
     argv = bwrap_command(shutil.which("bwrap") or "bwrap", python_layout(interpreter), command,
