@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Optional
@@ -288,26 +289,63 @@ def code(formulation: Path = FormulationArg,
         console.print(f"wrote {output}")
 
 
+MAX_TIMEOUT = 86400.0
+
+
+def _checked_timeout(timeout: float) -> float:
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        _fail(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+              f"got {timeout:g}.")
+    return timeout
+
+
+def _reference_answer(against: Path):
+    """Solve the --against formulation first: a bad one fails before the script runs."""
+    from nl2opt.api import solve_formulation
+    from nl2opt.sandbox.script_file import read_small_file
+
+    try:
+        read_small_file(against, "formulation")
+        return solve_formulation(_load(against))
+    except Nl2OptError as error:
+        _fail(f"--against {against}: {error}")
+
+
 @app.command("run-code")
 def run_code(script: Path = typer.Argument(..., help="A Python model script (Pyomo, gurobipy, "
                                            "highspy...), e.g. written by an LLM."),
              against: Optional[Path] = typer.Option(None, "--against",
                                                     help="Cross-check with this formulation."),
              timeout: float = typer.Option(120.0, "--timeout", help="Wall-clock seconds."),
+             unsafe_no_isolation: bool = typer.Option(
+                 False, "--unsafe-no-isolation",
+                 help="Run without the OS sandbox (bubblewrap + seccomp) where it cannot be "
+                      "built: only for a script you wrote and trust."),
              as_json: bool = typer.Option(False, "--json", help="Print the check as JSON.")
              ) -> None:
-    """Run a model script in the sandbox (no network, limited CPU and memory) and read its
-    answer; scripts that never call nl2opt_report are read from the last model they built."""
+    """Run a model script in the OS sandbox (no network, no host files, limited CPU and
+    memory) and read its answer; scripts that never call nl2opt_report are read from the
+    last model they built."""
     from nl2opt.pipeline.llm_code import CodeLimits, compare, run_script
+    from nl2opt.sandbox.script_file import read_script
 
-    if not script.exists():
-        _fail(f"no such file: {script}")
-    limits = CodeLimits(timeout=timeout, cpu_seconds=int(timeout))
-    check = run_script(script.read_text(encoding="utf-8"), limits)
-    if against is not None and check.reported_status is not None:
-        from nl2opt.api import solve_formulation
-
-        reference = solve_formulation(_load(against))
+    timeout = _checked_timeout(timeout)
+    try:
+        code = read_script(script)
+    except Nl2OptError as error:
+        _fail(str(error))
+    reference = None if against is None else _reference_answer(against)
+    if unsafe_no_isolation:
+        errors.print("warning: --unsafe-no-isolation: the script runs without the OS sandbox; "
+                     "only rlimits and an audit hook it can disable stand in its way.",
+                     highlight=False, markup=False)
+    limits = CodeLimits(timeout=timeout, cpu_seconds=timeout,
+                        unsafe_no_isolation=unsafe_no_isolation)
+    try:
+        check = run_script(code, limits)
+    except Nl2OptError as error:  # SandboxUnavailable: no OS isolation here (fail closed)
+        _fail(str(error))
+    if reference is not None and check.reported_status is not None:
         check.agrees, check.message = compare(check.reported_status, check.reported_objective,
                                               reference)
     if as_json:
