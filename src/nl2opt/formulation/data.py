@@ -2,13 +2,14 @@
 
 Sets become ordered element tuples; indexed parameters become dense float
 arrays over the product of their index sets, with NaN where no value (and no
-default) was given. CSV sources are read here, relative to the formulation's
-data directory.
+default) was given. CSV sources are read here, from inside the formulation's
+data folder only (`nl2opt.formulation.datafiles`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -16,7 +17,9 @@ from typing import Iterable
 import numpy as np
 
 from nl2opt.errors import DataError
+from nl2opt.formulation.datafiles import read_data_text
 from nl2opt.formulation.model import CsvSource, Formulation, Parameter, SetDef
+from nl2opt.text import snippet
 
 MAX_SET_SIZE = 50_000_000
 
@@ -81,7 +84,7 @@ def resolve_data(formulation: Formulation) -> ModelData:
     return ModelData(sets, params)
 
 
-def resolve_set(definition: SetDef, data_dir: Path) -> SetData:
+def resolve_set(definition: SetDef, data_dir: Path | None) -> SetData:
     if definition.range is not None:
         first, last = definition.range
         if last - first + 1 > MAX_SET_SIZE:
@@ -95,7 +98,8 @@ def resolve_set(definition: SetDef, data_dir: Path) -> SetData:
     return make_set(definition.name, definition.elements or [])
 
 
-def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path) -> ParamData:
+def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path | None
+                      ) -> ParamData:
     where = f"parameter '{param.name}'"
     unknown = [s for s in param.index if s not in sets]
     if unknown:
@@ -112,7 +116,8 @@ def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path
     return ParamData(param.name, tuple(param.index), values)
 
 
-def _entries(param: Parameter, data_dir: Path, where: str) -> Iterable[tuple[tuple, object]]:
+def _entries(param: Parameter, data_dir: Path | None, where: str
+             ) -> Iterable[tuple[tuple, object]]:
     arity = len(param.index)
     if param.values is not None:
         yield from _flatten(param.values, arity, (), where)
@@ -174,23 +179,56 @@ def _element(text: str):
         return stripped
 
 
-def read_csv(source: CsvSource, data_dir: Path, where: str) -> list[dict[str, str]]:
-    path = Path(source.path)
-    path = path if path.is_absolute() else data_dir / path
+def read_csv(source: CsvSource, data_dir: Path | None, where: str) -> list[dict[str, str]]:
+    """The rows of a CSV source, read from inside the data folder only (see datafiles)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-            header = reader.fieldnames or []
-    except OSError as error:
-        raise DataError(f"{where}: cannot read CSV file {path} ({error.strerror or error}); "
-                        "check the path, which is relative to the formulation file") from None
+        text = read_data_text(data_dir, source.path)
+        header, rows = parse_csv(text, snippet(source.path, 80))
+    except DataError as error:
+        raise DataError(f"{where}: {error}") from None
     wanted = [*source.index_columns, source.value_column]
     absent = [c for c in wanted if c not in header]
     if absent:
-        raise DataError(f"{where}: CSV file {path} has no column(s) {', '.join(absent)}; "
-                        f"its columns are {', '.join(header)}")
-    return rows
+        columns = ", ".join(snippet(c, 40) for c in header[:12])
+        raise DataError(f"{where}: data file {snippet(source.path, 80)} has no column(s) "
+                        f"{', '.join(snippet(c, 40) for c in absent)}; its columns are "
+                        f"{columns}{', ...' if len(header) > 12 else ''}")
+    return [_complete_row(header, row, wanted, number, where, source.path)
+            for number, row in rows]
+
+
+def parse_csv(text: str, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line number, cells)]), blank lines skipped; csv.Error (e.g. a field over
+    128 KB) becomes a DataError naming `shown` (the file) and the line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        header = next(reader, [])
+        for cells in reader:
+            if cells:
+                rows.append((reader.line_num, cells))
+    except csv.Error as error:
+        raise DataError(f"data file {shown}, line {reader.line_num}: {_csv_problem(error)}"
+                        ) from None
+    return header, rows
+
+
+def _csv_problem(error: csv.Error) -> str:
+    message = str(error)
+    if "field larger than field limit" in message:
+        return (f"a field is longer than {csv.field_size_limit():,} characters, the CSV "
+                "reader's limit; a closing quote may be missing")
+    return f"not readable as CSV ({message})"
+
+
+def _complete_row(header: list[str], cells: list[str], wanted: list[str], number: int,
+                  where: str, path: str) -> dict[str, str]:
+    row = dict(zip(header, cells))
+    missing = [c for c in wanted if c not in row]
+    if missing:
+        raise DataError(f"{where}: data file {snippet(path, 80)}, line {number} has no value "
+                        f"in column {snippet(missing[0], 40)}; give every row a value")
+    return row
 
 
 def _preview(elements: tuple, limit: int = 8) -> str:
