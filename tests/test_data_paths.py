@@ -207,3 +207,25 @@ def test_without_a_data_folder_the_loop_asks_for_inline_data(root):
     for attempt in report.attempts:
         assert any("no data folder is known" in p and "inline" in p for p in attempt.problems)
     assert_no_leak(report.model_dump_json())
+
+
+def test_evaluation_reads_no_data_file(tmp_path, monkeypatch):
+    """`nl2opt eval` has no data folder: what the LLM names is never read into results."""
+    from llm_server import ChatServer
+
+    (tmp_path / "secret.csv").write_text(f"{SECRET}\n{SECRET}-row\n")
+    monkeypatch.chdir(tmp_path)  # a relative path once resolved against the working folder
+    dataset = tmp_path / "toy.jsonl"
+    dataset.write_text(json.dumps({"uid": "toy/1", "question": "Pick items.", "answer": 2,
+                                   "answer_status": "optimal"}) + "\n")
+    replies = [{"formulation": set_formulation(path)}
+               for path in ("secret.csv", "/proc/self/environ")]
+    with ChatServer(replies) as server:
+        result = runner.invoke(app, ["eval", str(dataset), "--llm",
+                                     f"openai:test-model@{server.base_url}", "--rounds", "1",
+                                     "--workers", "0", "--out", str(tmp_path / "run"),
+                                     "--no-report"])
+    assert result.exit_code == 0, result.output
+    results = (tmp_path / "run" / "results.jsonl").read_text()
+    assert "no data folder is known" in results
+    assert_no_leak(results + result.output + json.dumps(server.requests))
