@@ -40,14 +40,6 @@ def test_rebuilding_the_recording_gives_the_bundled_keys(tmp_path):
 
 
 # -- AppTest flows -------------------------------------------------------------------------
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "app.db"
-    monkeypatch.setenv("NL2OPT_APP_DB", str(path))
-    monkeypatch.delenv("NL2OPT_LLM", raising=False)
-    return path
-
-
 def new_app() -> AppTest:
     app = AppTest.from_file(str(entry_file()), default_timeout=60)
     app.run()

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("streamlit", reason="the app needs streamlit (pip install 'nl2opt[app]')")
 
 from llm_server import ChatServer  # noqa: E402
-from test_app import db, metrics, new_app  # noqa: E402, F401  (db is a fixture)
+from test_app import metrics, new_app  # noqa: E402
 
 from nl2opt.api import solve_formulation  # noqa: E402
 from nl2opt.app.history import History  # noqa: E402
