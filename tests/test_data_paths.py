@@ -136,6 +136,10 @@ def test_short_rows_and_long_values_are_located(root):
     with pytest.raises(DataError, match="parameter 'v': data file 'values.csv', line 3 has "
                                         "no value in column 'v'"):
         resolve_data(model)
+    (root / "values.csv").write_text(f"x,v\na,{'9' * 50_000}z\nb,2\n")
+    with pytest.raises(DataError) as caught:
+        resolve_data(model)
+    assert "parameter 'v'['a']: '999" in str(caught.value) and len(str(caught.value)) < 200
 
 
 # -- the CLI -------------------------------------------------------------------------------

@@ -69,8 +69,8 @@ def make_set(name: str, elements: Iterable) -> SetData:
     positions: dict = {}
     for position, element in enumerate(ordered):
         if element in positions:
-            raise DataError(f"set '{name}': element {element!r} is listed twice; list each "
-                            "element once")
+            raise DataError(f"set '{name}': element {snippet(element)} is listed twice; list "
+                            "each element once")
         positions[element] = position
         positions.setdefault(str(element), position)
     return SetData(name, ordered, positions)
@@ -152,21 +152,22 @@ def _locate(key: tuple, index_sets: list[SetData], where: str) -> tuple[int, ...
     for element, set_data in zip(key, index_sets):
         position = set_data.position_of(element)
         if position is None:
-            raise DataError(f"{where}: {element!r} is not an element of set '{set_data.name}' "
-                            f"(elements: {_preview(set_data.elements)})")
+            raise DataError(f"{where}: {snippet(element)} is not an element of set "
+                            f"'{set_data.name}' (elements: {_preview(set_data.elements)})")
         positions.append(position)
     return tuple(positions)
 
 
 def _number(value, where: str, key: tuple) -> float:
     if isinstance(value, bool):
-        raise DataError(f"{where}{list(key)}: {value!r} is not a number")
+        raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise DataError(f"{where}{list(key)}: {value!r} is not a number") from None
+        raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is not a number"
+                        ) from None
     if np.isnan(number):
-        raise DataError(f"{where}{list(key)}: value is NaN; give a number or use 'default'")
+        raise DataError(f"{where}{_shown_key(key)}: value is NaN; give a number or use 'default'")
     return number
 
 
@@ -232,5 +233,10 @@ def _complete_row(header: list[str], cells: list[str], wanted: list[str], number
 
 
 def _preview(elements: tuple, limit: int = 8) -> str:
-    shown = ", ".join(repr(e) for e in elements[:limit])
+    shown = ", ".join(snippet(e, 40) for e in elements[:limit])
     return shown + (", ..." if len(elements) > limit else "")
+
+
+def _shown_key(key: tuple) -> str:
+    """An index tuple as '[a, b]', each element short and escaped (it may come from a file)."""
+    return "[" + ", ".join(snippet(element, 40) for element in key) + "]"
