@@ -185,6 +185,12 @@ def test_terminal_output_shows_data_literally(root):
     for shown in ("root:x:0:0", "[bold]b", "\\x1b[31mred", ":x: done"):
         assert shown in result.output, shown
     assert "\x1b" not in result.output and "❌" not in result.output
+    described = root / "described.json"
+    described.write_text(json.dumps({**set_formulation("odd.csv"),
+                                     "description": "clears\x1b[2Jthe screen"}))
+    for command in ("code", "render"):
+        printed = runner.invoke(app, [command, str(described)]).output
+        assert "clears\\x1b" in printed and "\x1b" not in printed, command
 
 
 # -- the copilot loop ----------------------------------------------------------------------

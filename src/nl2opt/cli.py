@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
-from nl2opt.text import safe_terminal
+from nl2opt.text import escape_controls, safe_terminal
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="nl2opt: from a decision problem to a checked optimization model, "
@@ -259,7 +259,8 @@ def render(formulation: Path = FormulationArg,
 
     model = _load(formulation, data_dir)
     try:
-        sys.stdout.write((render_latex(model) if latex else render_markdown(model)) + "\n")
+        text = render_latex(model) if latex else render_markdown(model)
+        sys.stdout.write(escape_controls(text) + "\n")
     except Nl2OptError as error:
         _fail(str(error))
 
@@ -280,7 +281,7 @@ def code(formulation: Path = FormulationArg,
     except Nl2OptError as error:
         _fail(str(error))
     if output is None:
-        sys.stdout.write(script)
+        sys.stdout.write(escape_controls(script))  # a file (-o) gets the script as is
     else:
         output.write_text(script, encoding="utf-8")
         console.print(f"wrote {safe_terminal(output)}")
