@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from nl2opt.errors import DataError, Nl2OptError
-from nl2opt.formulation.data import parse_csv
+from nl2opt.formulation.data import csv_rows
 from nl2opt.formulation.datafiles import max_data_bytes, open_data_file
 
 UPLOAD_TYPES = ["csv", "xlsx", "xls"]
@@ -75,7 +75,10 @@ def _check_csv(name: str, content: bytes) -> None:
         raise UploadError(f"{name} is not UTF-8 text (byte {error.start}); save it as "
                           "'CSV UTF-8' and upload it again") from None
     try:
-        header, _ = parse_csv(text, name)
+        rows = csv_rows(text, name)
+        header = next(rows, (0, []))[1]
+        for _ in rows:  # the whole file parses (no field over the CSV reader's limit)
+            pass
     except DataError as error:
         raise UploadError(f"{error}; fix the file and upload it again") from None
     if not header or not any(cell.strip() for cell in header):

@@ -12,7 +12,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -92,9 +92,7 @@ def resolve_set(definition: SetDef, data_dir: Path | None) -> SetData:
         return make_set(definition.name, range(first, last + 1))
     if definition.csv is not None:
         rows = read_csv(definition.csv, data_dir, f"set '{definition.name}'")
-        column = definition.csv.value_column
-        seen = dict.fromkeys(_element(row[column]) for row in rows)
-        return make_set(definition.name, seen)
+        return make_set(definition.name, dict.fromkeys(_element(row[-1]) for row in rows))
     return make_set(definition.name, definition.elements or [])
 
 
@@ -132,8 +130,8 @@ def _entries(param: Parameter, data_dir: Path | None, where: str
         if len(source.index_columns) != arity:
             raise DataError(f"{where}: csv.index_columns names {len(source.index_columns)} "
                             f"column(s) but the parameter has {arity} index set(s)")
-        for row in read_csv(source, data_dir, where):
-            yield tuple(_element(row[c]) for c in source.index_columns), row[source.value_column]
+        for *index, value in read_csv(source, data_dir, where):
+            yield tuple(_element(cell) for cell in index), value
 
 
 def _flatten(mapping, depth: int, prefix: tuple, where: str):
@@ -180,38 +178,44 @@ def _element(text: str):
         return stripped
 
 
-def read_csv(source: CsvSource, data_dir: Path | None, where: str) -> list[dict[str, str]]:
-    """The rows of a CSV source, read from inside the data folder only (see datafiles)."""
+def read_csv(source: CsvSource, data_dir: Path | None, where: str
+             ) -> Iterator[tuple[str, ...]]:
+    """Each row's index columns then value column, read from inside the data folder only
+    (see datafiles); a DataError located at `where`, the file and the line otherwise."""
     try:
         text = read_data_text(data_dir, source.path)
-        header, rows = parse_csv(text, snippet(source.path, 80))
     except DataError as error:
         raise DataError(f"{where}: {error}") from None
+    shown = snippet(source.path, 80)
+    rows = csv_rows(text, f"{where}: data file {shown}")
+    header = next(rows, (0, []))[1]
     wanted = [*source.index_columns, source.value_column]
     absent = [c for c in wanted if c not in header]
     if absent:
         columns = ", ".join(snippet(c, 40) for c in header[:12])
-        raise DataError(f"{where}: data file {snippet(source.path, 80)} has no column(s) "
+        raise DataError(f"{where}: data file {shown} has no column(s) "
                         f"{', '.join(snippet(c, 40) for c in absent)}; its columns are "
                         f"{columns}{', ...' if len(header) > 12 else ''}")
-    return [_complete_row(header, row, wanted, number, where, source.path)
-            for number, row in rows]
+    positions = [header.index(c) for c in wanted]
+    last = max(positions)
+    for number, cells in rows:
+        if len(cells) <= last:
+            missing = next(c for c, k in zip(wanted, positions) if k >= len(cells))
+            raise DataError(f"{where}: data file {shown}, line {number} has no value in "
+                            f"column {snippet(missing, 40)}; give every row a value")
+        yield tuple(cells[k] for k in positions)
 
 
-def parse_csv(text: str, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line number, cells)]), blank lines skipped; csv.Error (e.g. a field over
-    128 KB) becomes a DataError naming `shown` (the file) and the line."""
+def csv_rows(text: str, shown: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank row, the header first; csv.Error (e.g. a field
+    over 128 KB) becomes a DataError starting with `shown` and naming the line."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = []
     try:
-        header = next(reader, [])
         for cells in reader:
             if cells:
-                rows.append((reader.line_num, cells))
+                yield reader.line_num, cells
     except csv.Error as error:
-        raise DataError(f"data file {shown}, line {reader.line_num}: {_csv_problem(error)}"
-                        ) from None
-    return header, rows
+        raise DataError(f"{shown}, line {reader.line_num}: {_csv_problem(error)}") from None
 
 
 def _csv_problem(error: csv.Error) -> str:
@@ -220,16 +224,6 @@ def _csv_problem(error: csv.Error) -> str:
         return (f"a field is longer than {csv.field_size_limit():,} characters, the CSV "
                 "reader's limit; a closing quote may be missing")
     return f"not readable as CSV ({message})"
-
-
-def _complete_row(header: list[str], cells: list[str], wanted: list[str], number: int,
-                  where: str, path: str) -> dict[str, str]:
-    row = dict(zip(header, cells))
-    missing = [c for c in wanted if c not in row]
-    if missing:
-        raise DataError(f"{where}: data file {snippet(path, 80)}, line {number} has no value "
-                        f"in column {snippet(missing[0], 40)}; give every row a value")
-    return row
 
 
 def _preview(elements: tuple, limit: int = 8) -> str:
