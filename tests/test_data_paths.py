@@ -46,6 +46,8 @@ def root(tmp_path):
     (folder / "zero.csv").symlink_to("/dev/zero")
     (folder / "dotdot.csv").symlink_to("../outside/secret.csv")
     os.mkfifo(folder / "pipe.csv")
+    (folder / "latin.csv").write_bytes("x\ncaf\xe9\n".encode("latin-1"))
+    (folder / "wide.csv").write_text("x\nshort\n" + "w" * 140_000 + "\n")
     return folder
 
 
@@ -61,7 +63,9 @@ def hostile_paths(root) -> dict[str, str]:
             "zero.csv": "is a link to a file outside the data folder",
             "pipe.csv": "is a FIFO (named pipe), not a regular file",
             "sub": "is a folder, not a regular file",
-            "missing.csv": "is not in the data folder"}
+            "missing.csv": "is not in the data folder",
+            "latin.csv": "is not UTF-8 text (line 2, byte 0xe9)",
+            "wide.csv": "line 3: a field is longer than 131,072 characters"}
 
 
 def refusal(root, path: str) -> str:
@@ -112,11 +116,9 @@ def test_size_cap_refuses_large_files(root, monkeypatch):
 
 
 def test_csv_faults_are_located_errors_quoting_little(root):
-    (root / "latin.csv").write_bytes("x\ncaf\xe9\n".encode("latin-1"))
     assert refusal(root, "latin.csv") == (
         "set 'P': data file 'latin.csv' is not UTF-8 text (line 2, byte 0xe9); save it as "
         "'CSV UTF-8' and try again")
-    (root / "wide.csv").write_text("x\nshort\n" + "w" * 140_000 + "\n")
     message = refusal(root, "wide.csv")
     assert "data file 'wide.csv', line 3: a field is longer than 131,072 characters" in message
     assert "www" not in message
@@ -150,12 +152,15 @@ def write_model(folder, path: str):
 
 
 @pytest.mark.parametrize("command", ["check", "solve", "code"])
-def test_cli_refuses_hostile_paths(root, command):
+def test_cli_refuses_hostile_paths(root, command, monkeypatch):
     for path, reason in hostile_paths(root).items():
         result = runner.invoke(app, [command, str(write_model(root, path))])
         assert result.exit_code in (1, 2), (path, result.output)
         assert reason in result.output, (path, result.output)
         assert_no_leak(result.output)
+    monkeypatch.setenv("NL2OPT_MAX_DATA_MB", "0.01")
+    result = runner.invoke(app, [command, str(write_model(root, "wide.csv"))])
+    assert result.exit_code in (1, 2) and "over the 10.2 KB limit" in result.output
 
 
 def test_check_does_not_print_the_environment_of_a_real_process(root):
@@ -195,16 +200,18 @@ def test_terminal_output_shows_data_literally(root):
 
 # -- the copilot loop ----------------------------------------------------------------------
 def test_refusals_become_repair_feedback_and_the_repair_reads_the_data(root):
-    bad = {"reasoning": "read the data", "formulation": set_formulation("../outside/secret.csv")}
-    good = {"reasoning": "read the data", "formulation": set_formulation("good.csv")}
-    llm = ScriptedBackend([bad, good])
-    report = solve_text("Pick items.", llm, PipelineOptions(data_dir=str(root)))
+    hostile = hostile_paths(root)
+    answers = [{"reasoning": "read the data", "formulation": set_formulation(path)}
+               for path in [*hostile, "good.csv"]]
+    llm = ScriptedBackend(answers)
+    options = PipelineOptions(data_dir=str(root), rounds=len(hostile))
+    report = solve_text("Pick items.", llm, options)
     assert report.result is not None and report.objective == 2
-    first = report.attempts[0]
-    assert any("goes above the data folder" in p for p in first.problems), first.problems
-    repair_prompt = llm.requests[1].messages[-1].content
-    assert "goes above the data folder" in repair_prompt
-    assert_no_leak(report.model_dump_json() + repair_prompt)
+    for attempt, reason, request in zip(report.attempts, hostile.values(), llm.requests[1:]):
+        assert any(reason in problem for problem in attempt.problems), attempt.problems
+        assert reason in request.messages[-1].content  # the repair prompt says why
+    prompts = "".join(m.content for request in llm.requests for m in request.messages)
+    assert_no_leak(report.model_dump_json() + prompts)
 
 
 def test_without_a_data_folder_the_loop_asks_for_inline_data(root):
