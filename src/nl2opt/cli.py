@@ -13,17 +13,23 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.text import escape_controls, safe_terminal
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="nl2opt: from a decision problem to a checked optimization model, "
                        "solver code and an answer.")
-console = Console(soft_wrap=True)  # long messages stay on one line, greppable
-errors = Console(stderr=True, soft_wrap=True)
+# Long messages stay on one line (greppable); no emoji codes, so data such as
+# "root:x:0:0" prints as written. Untrusted text goes through safe_terminal.
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 FormulationArg = typer.Argument(..., help="A formulation JSON file (nl2opt.formulation/1).")
+DataDirOption = typer.Option(None, "--data-dir", help="Folder the formulation's CSV files are "
+                             "read from (only files inside it). Default: the formulation "
+                             "file's folder; for a problem statement, none (no CSV is read).")
 
 
-def _load(path: Path):
+def _load(path: Path, data_dir: Path | None = None):
     from pydantic import ValidationError
 
     from nl2opt.formulation.model import load_formulation
@@ -31,7 +37,8 @@ def _load(path: Path):
     if not path.exists():
         _fail(f"no such file: {path}")
     try:
-        return load_formulation(path)
+        formulation = load_formulation(path)
+        return formulation.with_data_dir(data_dir) if data_dir else formulation
     except ValidationError as error:
         lines = [f"- {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         _fail(f"{path} is not a valid nl2opt formulation:\n" + "\n".join(lines[:20])
@@ -42,7 +49,7 @@ def _load(path: Path):
 
 def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False)
+    errors.print(safe_terminal(message), highlight=False)
     raise typer.Exit(code)
 
 
@@ -80,17 +87,19 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
                                       "on (text input)."),
           as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
           log: bool = typer.Option(False, "--log", help="Include the solver log."),
-          library: Optional[Path] = LibraryOption) -> None:
+          library: Optional[Path] = LibraryOption,
+          data_dir: Optional[Path] = DataDirOption) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
     if _is_formulation_file(source):
-        _solve_file(Path(source), solver, time_limit, as_json, log)
+        _solve_file(_load(Path(source), data_dir), solver, time_limit, as_json, log)
         return
     from nl2opt.api import solve as solve_any
 
     with console.status("formulating and solving...", spinner="dots"):
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
-                               samples=samples, time_limit=time_limit, library=library)
+                               samples=samples, time_limit=time_limit, library=library,
+                               data_dir=data_dir)
         except Nl2OptError as error:
             _fail(str(error))
     if as_json:
@@ -100,10 +109,9 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
     raise typer.Exit(0 if report.result is not None else 1)
 
 
-def _solve_file(path: Path, solver, time_limit, as_json: bool, log: bool) -> None:
+def _solve_file(model, solver, time_limit, as_json: bool, log: bool) -> None:
     from nl2opt.api import solve_formulation
 
-    model = _load(path)
     try:
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
     except Nl2OptError as error:
@@ -155,18 +163,18 @@ def formulate(source: str = typer.Argument(..., help="A problem statement or a t
         sys.stdout.write(formulation.to_json() + "\n")
     else:
         output.write_text(formulation.to_json() + "\n", encoding="utf-8")
-        console.print(f"wrote {output}")
+        console.print(f"wrote {safe_terminal(output)}")
 
 
 def _print_report(report) -> None:
     if report.formulation is not None:
         from nl2opt.formulation.render_text import render_text
 
-        console.print(render_text(report.formulation), highlight=False, markup=False)
+        console.print(safe_terminal(render_text(report.formulation)), highlight=False)
         console.print()
     if report.result is not None:
         _print_result(report.result)
-        console.print(report.explanation, highlight=False, markup=False)
+        console.print(safe_terminal(report.explanation), highlight=False)
     if report.agreement is not None:
         console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
                       f"({len(report.samples)} samples)")
@@ -176,8 +184,9 @@ def _print_report(report) -> None:
         outcome = attempt.termination or "-"
         if attempt.objective is not None:
             outcome += f" {attempt.objective:.6g}"
+        problems = "; ".join(p.splitlines()[0][:60] for p in attempt.problems if p.strip())
         table.add_row(str(attempt.sample), str(attempt.round), attempt.stage, outcome,
-                      "; ".join(p.splitlines()[0][:60] for p in attempt.problems) or "-",
+                      safe_terminal(problems or "-"),
                       str(attempt.prompt_tokens + attempt.completion_tokens or "-"))
     console.print(table)
     if report.insight_ids:
@@ -185,27 +194,27 @@ def _print_report(report) -> None:
                       highlight=False, markup=False)
     if report.error:
         errors.print("[bold red]error:[/] ", end="")
-        errors.print(report.error, highlight=False, markup=False)
+        errors.print(safe_terminal(report.error), highlight=False)
 
 
 def _print_result(result) -> None:
-    console.print(f"[bold]{result.summary()}[/]", highlight=False)
+    console.print(f"[bold]{safe_terminal(result.summary())}[/]", highlight=False)
     if result.stopped_with_point:
         console.print("The values below are the best point found before the time limit, "
                       "not proven optimal; a longer --time-limit may improve them.")
     if result.diagnosis:
-        console.print(result.diagnosis, highlight=False, markup=False)
+        console.print(safe_terminal(result.diagnosis), highlight=False)
     if result.log:
-        console.print(result.log, highlight=False, markup=False)
+        console.print(safe_terminal(result.log), highlight=False)
     for variable in result.variables.values():
-        table = Table(title=f"{variable.name}", show_header=bool(variable.index))
+        table = Table(title=safe_terminal(variable.name), show_header=bool(variable.index))
         for name in variable.index or ["value"]:
-            table.add_column(name)
+            table.add_column(safe_terminal(name))
         if variable.index:
             table.add_column("value", justify="right")
         shown = [(k, v) for k, v in variable.values if abs(v) > 1e-9] or variable.values
         for key, value in shown[:50]:
-            table.add_row(*[str(k) for k in key], f"{value:.6g}")
+            table.add_row(*[safe_terminal(k) for k in key], f"{value:.6g}")
         if len(shown) > 50:
             table.caption = f"{len(shown) - 50} more nonzero values; use --json for all"
         console.print(table)
@@ -213,13 +222,14 @@ def _print_result(result) -> None:
 
 @app.command()
 def check(formulation: Path = FormulationArg,
-          as_json: bool = typer.Option(False, "--json", help="Print issues as JSON.")) -> None:
+          as_json: bool = typer.Option(False, "--json", help="Print issues as JSON."),
+          data_dir: Optional[Path] = DataDirOption) -> None:
     """Validate a formulation; exit code 1 when it has errors."""
     from nl2opt.formulation.arrays import parse_or_raise
     from nl2opt.formulation.classify import classify
     from nl2opt.formulation.validate import Severity, validate
 
-    model = _load(formulation)
+    model = _load(formulation, data_dir)
     issues = validate(model)
     has_errors = any(i.severity is Severity.error for i in issues)
     if as_json:
@@ -228,11 +238,12 @@ def check(formulation: Path = FormulationArg,
         for issue in issues:
             colour = "red" if issue.severity is Severity.error else "yellow"
             console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
-            console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
+            console.print(safe_terminal(f"{issue.element}: {issue.message}"), highlight=False)
         if not has_errors:
             problem_class = classify(model, parse_or_raise(model))
             console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
-                          f"CP-SAT: {_cpsat_note(model, problem_class)}", highlight=False)
+                          f"CP-SAT: {safe_terminal(_cpsat_note(model, problem_class))}",
+                          highlight=False)
     raise typer.Exit(1 if has_errors else 0)
 
 
@@ -256,14 +267,15 @@ def schema() -> None:
 
 @app.command()
 def render(formulation: Path = FormulationArg,
-           latex: bool = typer.Option(False, "--latex", help="LaTeX instead of Markdown.")
-           ) -> None:
+           latex: bool = typer.Option(False, "--latex", help="LaTeX instead of Markdown."),
+           data_dir: Optional[Path] = DataDirOption) -> None:
     """Render a formulation as Markdown (default) or LaTeX."""
     from nl2opt.formulation.render import render_latex, render_markdown
 
-    model = _load(formulation)
+    model = _load(formulation, data_dir)
     try:
-        sys.stdout.write((render_latex(model) if latex else render_markdown(model)) + "\n")
+        text = render_latex(model) if latex else render_markdown(model)
+        sys.stdout.write(escape_controls(text) + "\n")
     except Nl2OptError as error:
         _fail(str(error))
 
@@ -273,20 +285,21 @@ def code(formulation: Path = FormulationArg,
          output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                help="Write the script here (default: stdout)."),
          solver: Optional[str] = typer.Option(None, "--solver", "-s",
-                                              help="Pyomo solver name for the script.")) -> None:
+                                              help="Pyomo solver name for the script."),
+         data_dir: Optional[Path] = DataDirOption) -> None:
     """Emit a standalone, readable Pyomo script for a formulation."""
     from nl2opt.solvers.pyomo_code import emit_pyomo_script
 
-    model = _load(formulation)
+    model = _load(formulation, data_dir)
     try:
         script = emit_pyomo_script(model, solver=solver)
     except Nl2OptError as error:
         _fail(str(error))
     if output is None:
-        sys.stdout.write(script)
+        sys.stdout.write(escape_controls(script))  # a file (-o) gets the script as is
     else:
         output.write_text(script, encoding="utf-8")
-        console.print(f"wrote {output}")
+        console.print(f"wrote {safe_terminal(output)}")
 
 
 MAX_TIMEOUT = 86400.0
@@ -351,10 +364,10 @@ def run_code(script: Path = typer.Argument(..., help="A Python model script (Pyo
     if as_json:
         sys.stdout.write(check.model_dump_json(indent=2, exclude={"code"}) + "\n")
     else:
-        console.print(f"sandbox: {check.status}; reported: {check.reported_status} "
-                      f"{'' if check.reported_objective is None else check.reported_objective}",
-                      highlight=False)
-        console.print(check.message, highlight=False, markup=False)
+        objective = "" if check.reported_objective is None else check.reported_objective
+        console.print(safe_terminal(f"sandbox: {check.status}; reported: "
+                                    f"{check.reported_status} {objective}"), highlight=False)
+        console.print(safe_terminal(check.message), highlight=False)
     raise typer.Exit(0 if check.status == "ok" and (against is None or check.agrees) else 1)
 
 
@@ -371,7 +384,7 @@ def solvers() -> None:
         except Nl2OptError as error:
             classes, ok = "", f"no ({error})"
         auto = ", ".join(c.value for c, n in AUTOMATIC.items() if n == name)
-        table.add_row(name, ok, classes, auto)
+        table.add_row(name, safe_terminal(ok), classes, auto)
     console.print(table)
 
 

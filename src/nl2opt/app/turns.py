@@ -46,6 +46,7 @@ class Answer(BaseModel):
     llm: str = ""
     previous_formulation: dict[str, Any] | None = None
     previous_result: dict[str, Any] | None = None
+    data_version: str = ""  # the uploaded data it was made with ("v2"; "" = unversioned)
 
     def formulation_object(self, data_dir: str | Path | None = None) -> Formulation | None:
         if self.formulation is None:

@@ -158,16 +158,18 @@ class Formulation(_Strict):
     objective: Objective
     constraints: list[Constraint] = Field(default_factory=list)
 
-    # Where relative CSV paths are resolved; not part of the schema.
+    # The data folder CSV paths are confined to; not part of the schema. None (a
+    # formulation made from a string or a dict) means no CSV file is read at all.
     _data_dir: Path | None = PrivateAttr(default=None)
 
     @property
-    def data_dir(self) -> Path:
-        return self._data_dir or Path.cwd()
+    def data_dir(self) -> Path | None:
+        return self._data_dir
 
-    def with_data_dir(self, directory: str | Path) -> "Formulation":
+    def with_data_dir(self, directory: str | Path | None) -> "Formulation":
+        """A copy whose CSV sources read from `directory` (None: read no files)."""
         copy = self.model_copy()
-        copy._data_dir = Path(directory)
+        copy._data_dir = Path(directory) if directory is not None else None
         return copy
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -180,8 +182,8 @@ class Formulation(_Strict):
 def load_formulation(source: str | Path | dict) -> Formulation:
     """Read a formulation from a JSON file path, a JSON string, or a dict.
 
-    Relative CSV paths resolve against the file's folder (or the working
-    directory for strings and dicts).
+    CSV sources read from the file's folder and nowhere else; a formulation made
+    from a string or a dict has no data folder (see `Formulation.with_data_dir`).
     """
     if isinstance(source, dict):
         return Formulation.model_validate(source)

@@ -39,7 +39,7 @@ class PipelineOptions:
     max_tokens: int = 4096
     structured: bool = True
     code_mode: str = "generated"  # or "llm": the LLM writes the script (run sandboxed)
-    data_dir: str | None = None  # where the formulation's relative CSV paths resolve
+    data_dir: str | None = None  # the folder CSV sources are confined to (None: no reads)
 
     def sampling(self) -> Sampling:
         default = 0.0 if self.samples == 1 else 0.7
