@@ -255,9 +255,10 @@ def test_solve_stage_in_worker_processes_matches_inline():
 
 
 def test_solve_stage_memory_limit_fails_one_job_alone():
-    # A 30-million element set needs far more than 1.5 GB to compile; ordinary models (and
-    # the solver's threads, which reserve address space) fit well within it.
-    huge = {"sets": [{"name": "I", "range": [1, 30_000_000]}],
+    # A 9-million element set (under the size limit) needs more than 1.5 GB to compile and
+    # solve; ordinary models (and the solver's threads, which reserve address space) fit
+    # well within it.
+    huge = {"sets": [{"name": "I", "range": [1, 9_000_000]}],
             "variables": [{"name": "x", "index": ["I"]}],
             "objective": {"sense": "minimize", "expression": "sum(x[i] for i in I)"},
             "constraints": []}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +24,9 @@ errors = Console(stderr=True, soft_wrap=True)
 FormulationArg = typer.Argument(..., help="A formulation JSON file (nl2opt.formulation/1).")
 
 
+MAX_FORMULATION_BYTES = 64 * 2**20  # larger data belongs in CSV files
+
+
 def _load(path: Path):
     from pydantic import ValidationError
 
@@ -29,6 +34,12 @@ def _load(path: Path):
 
     if not path.exists():
         _fail(f"no such file: {path}")
+    if not path.is_file():
+        _fail(f"{path} is not a regular file; give a formulation .json file")
+    if path.stat().st_size > MAX_FORMULATION_BYTES:
+        _fail(f"{path} is {path.stat().st_size / 2**20:.0f} MB; formulation files are limited "
+              f"to {MAX_FORMULATION_BYTES // 2**20} MB. Put large data in CSV files "
+              "(a 'csv' source on the set or parameter)")
     try:
         return load_formulation(path)
     except ValidationError as error:
@@ -43,6 +54,19 @@ def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
     errors.print(message, highlight=False, markup=False)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _memory_capped(what: str) -> Iterator[None]:
+    """Run a command's model work under the memory cap (NL2OPT_MEMORY_MB), so an oversized
+    model ends in a clear error instead of exhausting the machine."""
+    from nl2opt.formulation.limits import memory_capped
+
+    try:
+        with memory_capped(what):
+            yield
+    except Nl2OptError as error:
+        _fail(str(error))
 
 
 LlmOption = typer.Option(None, "--llm", help="LLM spec, e.g. vllm:Qwen/Qwen3-8B, "
@@ -98,10 +122,8 @@ def _solve_file(path: Path, solver, time_limit, as_json: bool, log: bool) -> Non
     from nl2opt.api import solve_formulation
 
     model = _load(path)
-    try:
+    with _memory_capped("Solving"):
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
-    except Nl2OptError as error:
-        _fail(str(error))
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -206,20 +228,28 @@ def check(formulation: Path = FormulationArg,
     from nl2opt.formulation.validate import Severity, validate
 
     model = _load(formulation)
-    issues = validate(model)
-    has_errors = any(i.severity is Severity.error for i in issues)
-    if as_json:
-        sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in issues], indent=2) + "\n")
-    else:
-        for issue in issues:
-            colour = "red" if issue.severity is Severity.error else "yellow"
-            console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
-            console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
-        if not has_errors:
-            problem_class = classify(model, parse_or_raise(model))
-            console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
-                          f"CP-SAT: {_cpsat_note(model, problem_class)}", highlight=False)
+    with _memory_capped("Checking"):
+        issues = validate(model)
+        has_errors = any(i.severity is Severity.error for i in issues)
+        if as_json:
+            sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in issues], indent=2)
+                             + "\n")
+        else:
+            _print_issues(issues)
+            if not has_errors:
+                problem_class = classify(model, parse_or_raise(model))
+                console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
+                              f"CP-SAT: {_cpsat_note(model, problem_class)}", highlight=False)
     raise typer.Exit(1 if has_errors else 0)
+
+
+def _print_issues(issues) -> None:
+    from nl2opt.formulation.validate import Severity
+
+    for issue in issues:
+        colour = "red" if issue.severity is Severity.error else "yellow"
+        console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
+        console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
 
 
 def _cpsat_note(model, problem_class) -> str:
@@ -260,14 +290,20 @@ def code(formulation: Path = FormulationArg,
                                                help="Write the script here (default: stdout)."),
          solver: Optional[str] = typer.Option(None, "--solver", "-s",
                                               help="Pyomo solver name for the script.")) -> None:
-    """Emit a standalone, readable Pyomo script for a formulation."""
+    """Emit a standalone, readable Pyomo script for a formulation that passes `check`
+    (otherwise print the check's errors and exit with code 1)."""
+    from nl2opt.formulation.validate import errors_only, validate
     from nl2opt.solvers.pyomo_code import emit_pyomo_script
 
     model = _load(formulation)
-    try:
+    with _memory_capped("Writing the code"):
+        problems = errors_only(validate(model))
+        if problems:
+            _print_issues(problems)
+            errors.print("no code written: fix the errors above (see `nl2opt check`)",
+                         highlight=False)
+            raise typer.Exit(1)
         script = emit_pyomo_script(model, solver=solver)
-    except Nl2OptError as error:
-        _fail(str(error))
     if output is None:
         sys.stdout.write(script)
     else:
