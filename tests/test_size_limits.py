@@ -110,7 +110,6 @@ def test_the_memory_cap_turns_a_huge_allocation_into_memory_error():
         with pytest.raises(MemoryError):
             np.ones(2**31)  # 16 GB
         with pytest.raises(ModelTooLargeError, match="Solving ran out of memory.*"
-                           f"{limit_mb:,} MB of address space"):
-            with memory_capped("Solving"):
-                np.ones(2**31)
+                           f"{limit_mb:,} MB of address space"), memory_capped("Solving"):
+            np.ones(2**31)
     np.ones(2**20)  # the cap is lifted afterwards
