@@ -76,6 +76,15 @@ def test_a_json_file_with_a_byte_order_mark_is_read(tmp_path):
     assert result.exit_code == 0 and "ok: LP" in result.output
 
 
+def test_a_flat_70_term_sum_is_accepted_and_solved(tmp_path):
+    objective = " + ".join(f"x[{1 + k % 2}]" for k in range(70))
+    path = write(tmp_path, {"objective": {"sense": "minimize", "expression": objective},
+                            "constraints": [{"name": "c", "expression": "x[1] + x[2] >= 1"}]})
+    assert run("check", path).exit_code == 0
+    result = run("solve", path, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["objective"] == 35
+
+
 def test_deep_json_and_directories_are_clear_errors(tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
