@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from nl2opt.errors import FormulationError
-from nl2opt.formulation.arrays import parse_or_raise
 from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
+from nl2opt.formulation.prepared import prepare
 from nl2opt.formulation.validate import errors_only, format_issues, validate
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.limits import checked_time_limit
@@ -14,8 +14,8 @@ from nl2opt.solvers.result import SolveResult, Termination
 
 
 def problem_class_of(formulation: Formulation) -> ProblemClass:
-    # The class depends on the expressions only: no data (and no CSV reading) needed.
-    return classify(formulation, parse_or_raise(formulation))
+    # The class depends on the expressions only; the parse is the one validation made.
+    return classify(formulation, prepare(formulation).complete)
 
 
 def solve(formulation: Formulation, solver: str | None = None,
