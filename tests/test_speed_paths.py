@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import EXAMPLES
+
 from nl2opt.formulation.arrays import compile_arrays
 from nl2opt.formulation.model import load_formulation
 from nl2opt.formulation.prepared import clear_cache, prepare, prepared_model, version_key
@@ -45,7 +45,7 @@ def _transport(supply_a: float = 20, cost_a1: float = 4, demand_1: float = 15,
 
 def test_solve_compiles_once(monkeypatch):
     """validate's trial compile is the model HiGHS gets: compile_arrays runs once."""
-    import nl2opt.formulation.arrays as arrays
+    from nl2opt.formulation import arrays
 
     clear_cache()
     calls = []
