@@ -6,7 +6,7 @@ each once per *version* of a formulation and keeps it in a small cache, so `solv
 validates (a trial compile) and then hands the very model that trial produced to
 HiGHS or CP-SAT, instead of parsing, resolving and compiling a second time.
 
-A version is the formulation's JSON content, its data folder, the identity of every
+A version is the formulation's content (`content_of`), its data folder, the identity of every
 CSV file it reads (device, inode, size, modification time: a rewritten file is a new
 version) and the limits in force. Cached arrays are made read-only, so a caller that
 writes into a shared model or parameter array fails loudly instead of changing what
@@ -15,15 +15,17 @@ the next solve sees; `compile_arrays` still returns a fresh, writable model.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pydantic_core
+from pydantic import BaseModel
 
 from nl2opt.errors import (
     CompileError,
@@ -37,6 +39,7 @@ from nl2opt.formulation.datafiles import max_data_bytes, resolve_data_path
 from nl2opt.formulation.limits import current_limits
 from nl2opt.formulation.model import Formulation
 from nl2opt.formulation.parsed import ParsedFormulation, parse_partially
+from nl2opt.formulation.size import SizeEstimate, check_model_size
 
 if TYPE_CHECKING:  # arrays (and scipy.sparse) load on the first compile, not on import
     from nl2opt.formulation.arrays import ArrayModel
@@ -55,7 +58,9 @@ class Prepared:
     parse_errors: list[ExpressionError]
     data: ModelData | None
     data_error: DataError | ModelTooLargeError | None
+    key: tuple | None = None
     _compiled: ArrayModel | Exception | None = field(default=None, repr=False)
+    _size: SizeEstimate | Exception | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -74,12 +79,28 @@ class Prepared:
         assert self.data is not None
         return self.data
 
+    def check_size(self, parsed: ParsedFormulation) -> SizeEstimate:
+        """`check_model_size` for `parsed`, done once for the complete parse (validation
+        and compiling both ask)."""
+        if parsed is not self.parsed or self.parse_errors:
+            return check_model_size(self.formulation, parsed, self.resolved().set_sizes())
+        if self._size is None:
+            try:
+                self._size = check_model_size(self.formulation, parsed,
+                                              self.resolved().set_sizes())
+            except ModelTooLargeError as error:
+                self._size = error
+        if isinstance(self._size, Exception):
+            raise self._size.with_traceback(None)
+        return self._size
+
     def model(self) -> ArrayModel:
         """The compiled model (read-only arrays), compiled on first use; raises what
         `compile_arrays` raises, in the same order (parse errors, data, compiling)."""
         with self._lock:
             if self._compiled is None:
                 self._compiled = self._compile()
+                _CACHE.resize(self)
         if isinstance(self._compiled, Exception):
             raise self._compiled.with_traceback(None)
         return self._compiled
@@ -89,7 +110,9 @@ class Prepared:
 
         # Errors are kept too: a version that does not compile never will.
         try:
-            model = compile_arrays(self.formulation, self.complete, self.resolved())
+            parsed = self.complete
+            self.check_size(parsed)
+            model = compile_arrays(self.formulation, parsed, self.resolved(), size_checked=True)
         except (FormulationError, DataError, CompileError) as error:
             return error
         for array in _model_arrays(model):
@@ -105,34 +128,52 @@ class Prepared:
         return total
 
 
+# The formulation one `solve` works on and its Prepared: every stage of that solve
+# (validation, classification, the backend) finds it here without computing the key.
+_CURRENT: ContextVar[tuple[Formulation, Prepared] | None] = ContextVar("nl2opt_prepared",
+                                                                       default=None)
+
+
 def prepare(formulation: Formulation) -> Prepared:
     """The shared parse, data and (lazily) compiled model of this formulation version."""
+    current = _CURRENT.get()
+    if current is not None and current[0] is formulation:
+        return current[1]
     key = version_key(formulation)
     if key is not None:
         found = _CACHE.get(key)
         if found is not None:
             return found
-    prepared = _prepare_now(formulation)
+    prepared = _prepare_now(formulation, key)
     if key is not None:
-        _CACHE.put(key, prepared)
+        _CACHE.put(prepared)
     return prepared
+
+
+@contextmanager
+def preparing(formulation: Formulation) -> Iterator[Prepared]:
+    """Within the block, `prepare(formulation)` (this very object) is this Prepared: one
+    version key per solve, not one per stage. The formulation must not change inside."""
+    prepared = prepare(formulation)
+    token = _CURRENT.set((formulation, prepared))
+    try:
+        yield prepared
+    finally:
+        _CURRENT.reset(token)
 
 
 def prepared_model(formulation: Formulation) -> ArrayModel:
     """The compiled model of this version, shared and read-only (see module docs)."""
-    prepared = prepare(formulation)
-    model = prepared.model()
-    _CACHE.account()
-    return model
+    return prepare(formulation).model()
 
 
-def _prepare_now(formulation: Formulation) -> Prepared:
+def _prepare_now(formulation: Formulation, key: tuple | None) -> Prepared:
     parsed, errors = parse_partially(formulation)
     try:
         data, data_error = _read_only_data(resolve_data(formulation)), None
     except (DataError, ModelTooLargeError) as error:
         data, data_error = None, error
-    return Prepared(formulation, parsed, errors, data, data_error)
+    return Prepared(formulation, parsed, errors, data, data_error, key)
 
 
 def version_key(formulation: Formulation) -> tuple | None:
@@ -144,10 +185,28 @@ def version_key(formulation: Formulation) -> tuple | None:
         limits = (current_limits().max_terms, max_data_bytes())
     except Exception:  # noqa: BLE001 - resolving reports the problem with its location
         return None
-    # Not model_dump_json: it writes NaN and infinities as null, like None.
-    text = pydantic_core.to_json(formulation.model_dump(), inf_nan_mode="constants")
-    return hashlib.blake2b(text, digest_size=20).digest(), str(formulation.data_dir), stamps, \
-        limits
+    return content_of(formulation), str(formulation.data_dir), stamps, limits
+
+
+def content_of(value):
+    """A formulation (or part) as nested tuples of its field values: equal exactly when
+    the content is equal, so it serves as the key itself (no hash to collide). NaN is
+    unequal to itself, so a formulation holding one is never found (prepared afresh:
+    safe). Not JSON: pydantic writes NaN and the infinities as null, like None, and
+    serializing 400 values takes a millisecond."""
+    if isinstance(value, BaseModel):
+        return (type(value).__name__, *map(content_of, value.__dict__.values()))
+    if isinstance(value, dict):
+        return tuple((key, content_of(item) if isinstance(item, (dict, list)) else item)
+                     for key, item in value.items())
+    if isinstance(value, list):
+        if all(item.__class__ in _PLAIN for item in value):
+            return tuple(value)
+        return tuple(map(content_of, value))
+    return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _csv_sources(formulation: Formulation) -> list:
@@ -181,34 +240,50 @@ class _Cache:
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._entries: OrderedDict[tuple, Prepared] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[Prepared, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> Prepared | None:
         with self._lock:
             found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: tuple, prepared: Prepared) -> None:
-        with self._lock:
-            self._entries[key] = prepared
+            if found is None:
+                return None
             self._entries.move_to_end(key)
-        self.account()
+            return found[0]
 
-    def account(self) -> None:
-        """Drop the oldest entries while the cache holds too many or too large ones."""
+    def put(self, prepared: Prepared) -> None:
         with self._lock:
-            total = sum(p.nbytes() for p in self._entries.values())
-            while self._entries and (len(self._entries) > self.max_entries
-                                     or total > self.max_bytes):
-                _, dropped = self._entries.popitem(last=False)
-                total -= dropped.nbytes()
+            self._set(prepared)
+            self._evict()
+
+    def resize(self, prepared: Prepared) -> None:
+        """Count a newly compiled model (only if its entry is still cached)."""
+        with self._lock:
+            found = self._entries.get(prepared.key) if prepared.key is not None else None
+            if found is not None and found[0] is prepared:
+                self._set(prepared)
+                self._evict()
+
+    def _set(self, prepared: Prepared) -> None:
+        old = self._entries.get(prepared.key)
+        if old is not None:
+            self._bytes -= old[1]
+        size = prepared.nbytes()
+        self._entries[prepared.key] = (prepared, size)
+        self._entries.move_to_end(prepared.key)
+        self._bytes += size
+
+    def _evict(self) -> None:
+        while self._entries and (len(self._entries) > self.max_entries
+                                 or self._bytes > self.max_bytes):
+            _, (_, size) = self._entries.popitem(last=False)
+            self._bytes -= size
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
 
 _CACHE = _Cache(MAX_ENTRIES, MAX_BYTES)

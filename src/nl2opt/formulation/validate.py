@@ -23,7 +23,6 @@ from nl2opt.formulation.finite import NonFinite, literal_problems, nonlinear_dat
 from nl2opt.formulation.model import Formulation, VarType
 from nl2opt.formulation.parsed import ParsedFormulation, ParsedText
 from nl2opt.formulation.prepared import Prepared, prepare
-from nl2opt.formulation.size import check_model_size
 
 RESERVED = {"sum", "for", "in", "if", "and", "or", "not", "len", *E.FUNCTIONS}
 
@@ -63,7 +62,7 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
     issues += _non_finite(literal_problems(formulation))
     data = _resolve(prepared, issues)
     if parsed is not None and data is not None:
-        _check_size(formulation, parsed, data, issues)
+        _check_size(prepared, parsed, issues)
     if parsed is not None:
         checker = _ScopeChecker(formulation, data, issues)
         checker.run(parsed)
@@ -142,10 +141,9 @@ def _resolve(prepared: Prepared, issues: list[Issue]) -> ModelData | None:
     return None
 
 
-def _check_size(formulation: Formulation, parsed: ParsedFormulation, data: ModelData,
-                issues: list[Issue]) -> None:
+def _check_size(prepared: Prepared, parsed: ParsedFormulation, issues: list[Issue]) -> None:
     try:
-        check_model_size(formulation, parsed, data.set_sizes())
+        prepared.check_size(parsed)
     except ModelTooLargeError as error:
         issues.append(_too_large_issue(error))
 
