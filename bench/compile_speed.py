@@ -191,10 +191,9 @@ def work_solve_path(size: float) -> dict:
 
     formulation = make_formulation(size)
     new_highs()
-    with Clock() as clock:
-        with preparing(formulation) as prepared:
-            assert not [i for i in validate(formulation) if i.severity.value == "error"]
-            highs = build_highs(prepared.model())
+    with Clock() as clock, preparing(formulation) as prepared:
+        assert not [i for i in validate(formulation) if i.severity.value == "error"]
+        highs = build_highs(prepared.model())
     return clock.report(highs)
 
 
