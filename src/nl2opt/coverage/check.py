@@ -31,6 +31,8 @@ _FAMILIES = {
                            r"l|lit(?:er|re)s?|m|meters?|metres?|km|kilomet(?:er|re)s?|cm|mm)\b",
                            re.IGNORECASE), (1000, 100)),
 }
+_DURATION = re.compile(r"\b(?:hours?|hrs?|h|minutes?|mins?|seconds?|secs?)\b", re.IGNORECASE)
+_SMALL_COUNT = 12  # derived numbers up to this are too often equal by chance
 _RUN_WINDOW = 12  # a total is the sum of at most this many neighbouring facts
 
 
@@ -80,19 +82,25 @@ def check_coverage(text: str, formulation: Formulation) -> Coverage:
 
 
 def _underived(facts: list[Fact], numbers: list[ModelNumber]) -> _Pool:
-    """Model numbers (>1) that equal no fact directly: the ones a model may have derived."""
-    pool = [n for n in numbers if n.value > 1 and n.source in (Source.parameter, Source.literal,
-                                                               Source.bound)]
-    stated = _Pool([ModelNumber(v, "", Source.literal) for f in facts for v, _ in candidates(f)])
+    """Model numbers (above a dozen) that equal no fact directly: the ones a model may have
+    derived from two facts."""
+    pool = [n for n in numbers if n.value > _SMALL_COUNT and n.source in (
+        Source.parameter, Source.literal, Source.bound)]
+    stated = _Pool([ModelNumber(c.value, "", Source.literal) for f in facts
+                    for c in candidates(f)])
     hits = stated.find(np.array([n.value for n in pool]))
     return _Pool([n for n, hit in zip(pool, hits) if hit < 0])
 
 
 def _is_count(fact: Fact) -> bool:
-    """'three plants', 'six months': a count of things, which a set size may encode."""
+    """'three plants', 'six months': a count of things, which a set size may encode
+    (unlike '2 oven hours' or '5 kg')."""
     if fact.kind not in (FactKind.number, FactKind.word) or fact.table is not None:
         return False
-    return float(fact.value).is_integer() and fact.unit not in ("", "$")
+    if not float(fact.value).is_integer() or fact.unit in ("", "$"):
+        return False
+    noun = re.sub(r"\b\d+-\w+", "", fact.unit)  # "4-hour periods" counts periods
+    return not (_DURATION.search(noun) or _FAMILIES["measure"][0].search(noun))
 
 
 def _partners(facts: list[Fact], data: list[int], k: int) -> list[int]:
@@ -105,22 +113,34 @@ def _partners(facts: list[Fact], data: list[int], k: int) -> list[int]:
             and (facts[j].position[0] == row or facts[j].position[1] == column)]
 
 
-def candidates(fact: Fact) -> list[tuple[float, str]]:
+@dataclass(frozen=True)
+class Candidate:
+    """A value a model may use for a fact; a unit conversion counts only where the
+    model's own words name a unit of the same family (`family`)."""
+
+    value: float
+    how: str = ""
+    family: str = ""
+
+
+def candidates(fact: Fact) -> list[Candidate]:
     """The values a model may use for a fact, with how each is derived."""
-    found = [(v, "") for v in fact.values]
+    found = [Candidate(v) for v in fact.values]
     value = fact.value
     if fact.kind is FactKind.percent:
-        found += [(value / 100, "as a fraction"), (1 - value / 100, "as 1 minus the share"),
-                  (1 + value / 100, "as 1 plus the share")]
+        found += [Candidate(value / 100, "as a fraction"),
+                  Candidate(1 - value / 100, "as 1 minus the share"),
+                  Candidate(1 + value / 100, "as 1 plus the share")]
     elif fact.kind is FactKind.fraction:
-        found.append((1 - value, "as 1 minus the share"))
+        found.append(Candidate(1 - value, "as 1 minus the share"))
     elif 0 < value < 1:
-        found.append((value * 100, "as a percentage"))
+        found.append(Candidate(value * 100, "as a percentage"))
     words = f"{fact.unit} {fact.row_label} {fact.column_label}"
-    for pattern, factors in _FAMILIES.values():
+    for family, (pattern, factors) in _FAMILIES.items():
         if pattern.search(words):
             for factor in factors:
-                found += [(value * factor, f"times {factor}"), (value / factor, f"/ {factor}")]
+                found += [Candidate(value * factor, f"times {factor}", family),
+                          Candidate(value / factor, f"/ {factor}", family)]
     return found
 
 
@@ -133,6 +153,14 @@ class _Pool:
         self.order = np.argsort(values, kind="stable")
         self.sorted = values[self.order]
         self.numbers = numbers
+
+    def find_all(self, value: float) -> list[int]:
+        """Indices of every model number equal to `value` (relative 1e-6)."""
+        value = abs(value)
+        tolerance = 1e-6 * max(1.0, value)
+        low = np.searchsorted(self.sorted, value - tolerance, side="left")
+        high = np.searchsorted(self.sorted, value + tolerance, side="right")
+        return [int(self.order[k]) for k in range(low, high)]
 
     def find(self, wanted: np.ndarray) -> np.ndarray:
         """For each wanted value, the index of a matching model number, or -1."""
@@ -147,13 +175,13 @@ class _Pool:
 
 def _direct(fact: Fact, pool: _Pool) -> str:
     options = candidates(fact)
-    wanted = [v for v, _ in options]
-    rounded = [(r, how) for v, how in options for r in _roundings(v)]
-    hits = pool.find(np.array(wanted + [v for v, _ in rounded]))
-    for position, index in enumerate(hits):
-        if index >= 0:
-            how = (options + rounded)[position][1]
-            return pool.numbers[index].where + (f" ({how})" if how else "")
+    options += [Candidate(r, c.how, c.family) for c in options for r in _roundings(c.value)]
+    for option in options:
+        for index in pool.find_all(option.value):
+            number = pool.numbers[index]
+            if option.family and not _FAMILIES[option.family][0].search(number.words):
+                continue
+            return number.where + (f" ({option.how})" if option.how else "")
     return ""
 
 
@@ -209,10 +237,14 @@ def _is_table_total(facts: list[Fact], k: int) -> bool:
                for group in (same_column, same_row))
 
 
-def _pair_values(value: float, others: np.ndarray) -> np.ndarray:
+def _pair_values(value: float, others: np.ndarray, lenient: bool = True) -> np.ndarray:
+    """Numbers made of `value` and each of `others`: differences and products (profit =
+    price - cost, kg = hours x kg/h) and, when `lenient`, sums and ratios too."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        combined = np.concatenate([value + others, np.abs(value - others), value * others,
-                                   value / others, others / value])
+        parts = [np.abs(value - others), value * others]
+        if lenient:
+            parts += [value + others, value / others, others / value]
+        combined = np.concatenate(parts)
     return np.where(np.isfinite(combined), combined, -1.0)
 
 
@@ -232,7 +264,7 @@ def _cover_pairs(facts: list[Fact], data: list[int], pool: _Pool, coverage: Cove
             continue
         values = np.array([facts[j].value for j in partners], dtype=float)
         for value in _plain_values(facts[k]):
-            hits = pool.find(_pair_values(value, values))
+            hits = pool.find(_pair_values(value, values, lenient=False))
             found = np.flatnonzero(hits >= 0)
             if found.size:
                 partner = partners[found[0] % len(partners)]
@@ -251,7 +283,7 @@ def _invented(facts: list[Fact], numbers: list[ModelNumber], acknowledged: set[f
                 and not (n.parameter and n.parameter.lower().replace("_", " ") in stated)]
     if not suspects:
         return []
-    explained = [v for f in facts for v, _ in candidates(f)]
+    explained = [c.value for f in facts for c in candidates(f)]
     data = [k for k, f in enumerate(facts) if f.role is Role.data]
     for k in data:
         partners = _partners(facts, data, k)

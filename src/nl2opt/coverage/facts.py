@@ -94,7 +94,7 @@ _DIGITS = re.compile(
 _PERCENT_AFTER = re.compile(r"\s*(?:%|percent\b|per\s?cent\b)", re.IGNORECASE)
 _SCALE_WORDS = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "billion": 1e9,
                 "bn": 1e9}
-_UNIT = re.compile(r"[ \t]*-?[ \t]*((?:[A-Za-z$€£¥%][\w$/%.-]*|/)(?:[ \t]*(?:/|per|of|an?)?"
+_UNIT = re.compile(r"[ \t]*-?[ \t]*((?:(?:\d+-)?[A-Za-z$€£¥%][\w$/%.-]*|/)(?:[ \t]*(?:/|per|of|an?)?"
                    r"[ \t]*[A-Za-z][\w/.-]*){0,3})")
 _UNIT_STOP = re.compile(r"\b(?:and|or|to|for|while|but|if|is|are|was|the|at|in|with|"
                         r"which|that|each|than|from)\b.*", re.IGNORECASE)
@@ -179,8 +179,9 @@ def _word_facts(structure: Layout):
 def _fraction_facts(structure: Layout):
     for match in _FRACTION_WORDS.finditer(structure.text):
         numerator, denominator, of = match.group(1).lower(), match.group(2).lower(), match.group(3)
-        if numerator == "a" and not of and not denominator.startswith("hal"):
-            continue  # "a third machine" is an ordinal, "a third of" a fraction
+        hyphenated = "-" in match.group(0)
+        if numerator in ("a", "one") and not (of or hyphenated or denominator.startswith("hal")):
+            continue  # "a third machine", "one quarter (three months)": not fractions
         count = 1 if numerator in ("a", "one") else WORD_VALUES[numerator]
         singular = denominator if denominator == "halves" else denominator.rstrip("s")
         value = count / _DENOMINATORS[singular]

@@ -38,6 +38,7 @@ class ModelNumber:
     where: str  # e.g. "parameter 'cost'[plant_a, 3]"
     source: Source
     parameter: str = ""
+    words: str = ""  # names, descriptions and units around it, e.g. "cost $/unit"
 
 
 def model_numbers(formulation: Formulation) -> list[ModelNumber]:
@@ -49,8 +50,9 @@ def model_numbers(formulation: Formulation) -> list[ModelNumber]:
                   if isinstance(node, E.Name | E.Index)}
     sets = _sets(formulation)
     numbers = _structure(formulation, sets)
+    words = _element_words(formulation)
     for element, tree, condition in trees:
-        numbers += _literals(tree, element, condition)
+        numbers += _literals(tree, element, condition, words.get(element, ""))
     numbers += _numeric_bounds(formulation)
     for parameter in formulation.parameters:
         if parameter.name in referenced:
@@ -69,6 +71,19 @@ def _trees(parsed) -> list[tuple[str, E.Expr, bool]]:
         pieces += [(b, False) for b in (variable.lower, variable.upper)
                    if isinstance(b, ParsedText)]
     return [(piece.element, piece.tree, condition) for piece, condition in pieces]
+
+
+def _element_words(formulation: Formulation) -> dict[str, str]:
+    """What each expression's element says about itself (names, descriptions)."""
+    words = {"objective": formulation.objective.description}
+    for constraint in formulation.constraints:
+        words[f"constraint '{constraint.name}'"] = \
+            f"{constraint.name.replace('_', ' ')} {constraint.description}"
+    for variable in formulation.variables:
+        for which in ("lower", "upper"):
+            words[f"variable '{variable.name}' ({which} bound)"] = \
+                f"{variable.name.replace('_', ' ')} {variable.description}"
+    return words
 
 
 def _sets(formulation: Formulation) -> dict[str, SetData]:
@@ -95,17 +110,17 @@ def _structure(formulation: Formulation, sets: dict[str, SetData]) -> list[Model
     return found
 
 
-def _literals(tree: E.Expr, element: str, condition: bool) -> list[ModelNumber]:
+def _literals(tree: E.Expr, element: str, condition: bool, words: str) -> list[ModelNumber]:
     found: list[ModelNumber] = []
     stack: list[tuple[E.Expr, bool]] = [(tree, condition)]
     while stack:
         node, in_index = stack.pop()
         source = Source.structure if in_index else Source.literal
         if isinstance(node, E.Num):
-            found.append(ModelNumber(abs(float(node.value)), element, source))
+            found.append(ModelNumber(abs(float(node.value)), element, source, words=words))
         folded = _fold(node)
         if folded is not None and not isinstance(node, E.Num | E.Unary):
-            found.append(ModelNumber(abs(folded), element, source))
+            found.append(ModelNumber(abs(folded), element, source, words=words))
         inside = in_index or _is_condition(node)
         stack.extend((child, inside) for child in E.children(node))
         if isinstance(node, E.Sum):
@@ -147,7 +162,8 @@ def _numeric_bounds(formulation: Formulation) -> list[ModelNumber]:
             bound = getattr(variable, which)
             if isinstance(bound, int | float) and not isinstance(bound, bool):
                 found.append(ModelNumber(abs(float(bound)), f"the {which} bound of variable "
-                                         f"'{variable.name}'", Source.bound))
+                                         f"'{variable.name}'", Source.bound,
+                                         words=f"{variable.name} {variable.description}"))
     return found
 
 
@@ -159,9 +175,11 @@ def _parameter_numbers(parameter, sets: dict[str, SetData],
         return []
     values = data.values
     name = parameter.name
+    words = f"{name.replace('_', ' ')} {parameter.description} {parameter.unit}"
     if values.ndim == 0:
-        return [ModelNumber(abs(float(values)), f"parameter '{name}'", Source.parameter, name)]
-    found = _entries(name, values, [sets[s] for s in parameter.index])
+        return [ModelNumber(abs(float(values)), f"parameter '{name}'", Source.parameter, name,
+                            words)]
+    found = _entries(name, values, [sets[s] for s in parameter.index], words)
     finite = np.where(np.isnan(values), 0.0, values)
     found.append(ModelNumber(abs(float(finite.sum())), f"the total of parameter '{name}'",
                              Source.total, name))
@@ -172,10 +190,11 @@ def _parameter_numbers(parameter, sets: dict[str, SetData],
     return found
 
 
-def _entries(name: str, values: np.ndarray, index_sets: list[SetData]) -> list[ModelNumber]:
+def _entries(name: str, values: np.ndarray, index_sets: list[SetData],
+             words: str) -> list[ModelNumber]:
     if values.size > MAX_ENTRIES:
         distinct = np.unique(values[~np.isnan(values)])
-        return [ModelNumber(abs(float(v)), f"parameter '{name}'", Source.parameter, name)
+        return [ModelNumber(abs(float(v)), f"parameter '{name}'", Source.parameter, name, words)
                 for v in distinct[:MAX_ENTRIES]]
     found = []
     for key in product(*(range(len(s)) for s in index_sets)):
@@ -184,5 +203,5 @@ def _entries(name: str, values: np.ndarray, index_sets: list[SetData]) -> list[M
             continue
         label = ", ".join(str(s.elements[k]) for s, k in zip(index_sets, key))
         found.append(ModelNumber(abs(float(value)), f"parameter '{name}'[{label}]",
-                                 Source.parameter, name))
+                                 Source.parameter, name, words))
     return found

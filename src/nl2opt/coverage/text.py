@@ -197,7 +197,8 @@ def label_spans(text: str) -> list[tuple[int, int]]:
         if _names_a_thing(text, match.start(1), match.group(1)):
             spans.append(match.span(2))
     for match in _LIST_AFTER_LABEL.finditer(text):
-        if match.group(1).lower() in LABEL_WORDS:
+        word = match.group(1).lower()  # plural, "Stores 4, 5 and 6", not "product 1, 10 kg"
+        if word.endswith("s") and word in LABEL_WORDS:
             spans.append(match.span(2))
     return spans
 
@@ -213,20 +214,26 @@ _DANGLING = frozenset(["and", "or", "the", "to", "per", "of", "a", "an", "with",
                        "in", "on", "by", "from", "than", "as", "is", "are"])
 
 
-def sentence_bounds(text: str, start: int, end: int, before: int = 8,
+_JOINTS = frozenset(["and", "or", "but", "while", "whereas"])
+
+
+def sentence_bounds(text: str, start: int, end: int, before: int = 6,
                     after: int = 4) -> tuple[int, int]:
     """The words around a span inside its clause: at most `before` words before it and
     `after` words after it ('at most 12 boat trips')."""
     head = text[max(0, start - 120):start]
     cut = max((m.end() for m in _CLAUSE_END.finditer(head)), default=0)
     head_words = list(re.finditer(r"\S+", head[cut:]))[-before:]
+    joints = [k for k, word in enumerate(head_words[:-2]) if word.group(0).lower() in _JOINTS]
+    if joints:  # "..., while motorboats take 3 minutes": start after the last joint
+        head_words = head_words[joints[-1] + 1:]
     left = start - len(head) + cut + (head_words[0].start() if head_words else len(head) - cut)
     tail = text[end:end + 80]
     stop = _CLAUSE_END.search(tail)
     tail = tail[:stop.start()] if stop else tail
     tail_words = []
     for word in list(re.finditer(r"\S+", tail))[:after]:
-        if word.group(0).lower() in ("and", "or", "but", "while", "whereas"):
+        if word.group(0).lower() in _JOINTS:
             break
         tail_words.append(word)
     while tail_words and tail_words[-1].group(0).lower() in _DANGLING:
