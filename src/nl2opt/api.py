@@ -59,11 +59,16 @@ def formulate(text: str, llm=None, rounds: int = 3) -> Formulation:
 
 
 def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
-          samples: int = 1, time_limit: float | None = 60.0) -> "Report":
+          samples: int = 1, time_limit: float | None = 60.0, review: bool | None = None,
+          vote: str = "equivalence") -> "Report":
     """Text or a formulation in, a `Report` out: formulation, code, answer, attempts.
 
     A Formulation, dict or path to a .json file is solved directly (no LLM);
-    anything else is treated as a problem statement for the LLM.
+    anything else is treated as a problem statement for the LLM. `review` (default:
+    on when rounds > 0) checks a solved model against the text (fact coverage and an
+    LLM review) and repairs what they find; `vote` is how several samples agree
+    ("equivalence" or "objective"). Interpretation alternatives the LLM declares are
+    solved too: `report.alternatives`.
     """
     # The LLM pipeline is imported on first use so that `import nl2opt` stays light.
     from nl2opt.pipeline.report import Report, explain
@@ -77,7 +82,7 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
     from nl2opt.llm.spec import make_llm
 
     options = PipelineOptions(rounds=rounds, samples=samples, solver=solver,
-                              time_limit=time_limit)
+                              time_limit=time_limit, review=review, vote=vote)
     return solve_text(str(source), make_llm(llm), options)
 
 

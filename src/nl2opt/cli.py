@@ -74,7 +74,13 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
           samples: int = typer.Option(1, "--samples", help="Formulations to sample and vote "
                                       "on (text input)."),
           as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
-          log: bool = typer.Option(False, "--log", help="Include the solver log.")) -> None:
+          log: bool = typer.Option(False, "--log", help="Include the solver log."),
+          review: Optional[bool] = typer.Option(
+              None, "--review/--no-review", help="Check the solved model against the text "
+              "(fact coverage, LLM review) and repair; default: on when --rounds > 0."),
+          vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
+                                   "equivalence (of the models) or objective (value).")
+          ) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
     if _is_formulation_file(source):
         _solve_file(Path(source), solver, time_limit, as_json, log)
@@ -84,7 +90,8 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
     with console.status("formulating and solving...", spinner="dots"):
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
-                               samples=samples, time_limit=time_limit)
+                               samples=samples, time_limit=time_limit, review=review,
+                               vote=vote)
         except Nl2OptError as error:
             _fail(str(error))
     if as_json:
@@ -162,6 +169,10 @@ def _print_report(report) -> None:
     if report.agreement is not None:
         console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
                       f"({len(report.samples)} samples)")
+    from nl2opt.pipeline.report import semantic_lines
+
+    for line in semantic_lines(report):
+        console.print(line, highlight=False, markup=False)
     table = Table("sample", "round", "stage", "outcome", "problems", "tokens",
                   title="attempts")
     for attempt in report.attempts:
