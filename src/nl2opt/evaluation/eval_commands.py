@@ -102,7 +102,12 @@ def eval_command(
         solver: Optional[str] = typer.Option(None, "--solver", help="Solver backend; "
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
-                                    help="Write report.md/html and summary.json at the end.")
+                                    help="Write report.md/html and summary.json at the end."),
+        review: Optional[bool] = typer.Option(
+            None, "--review/--no-review", help="Review each solved model against its text "
+            "(fact coverage, LLM) and repair; default: on when --rounds > 0."),
+        vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
+                                 "equivalence or objective.")
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
     from nl2opt.datasets import load_dataset
@@ -119,7 +124,8 @@ def eval_command(
                        solver=solver, time_limit=time_limit,
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
-                       memory_mb=memory_mb or None, batch_size=batch_size)
+                       memory_mb=memory_mb or None, batch_size=batch_size, review=review,
+                       vote=vote)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)

@@ -73,6 +73,21 @@ class EvalRecord(BaseModel):
     # Sampling and voting.
     samples: list[SampleSummary] = Field(default_factory=list)
     agreement: float | None = None
+    vote_method: str = ""  # "equivalence" or "objective" (several samples only)
+    vote_classes: list[dict[str, Any]] = Field(default_factory=list)
+    objective_vote_status: str | None = None  # what voting by objective value answers
+    objective_vote_objective: float | None = None
+    objective_vote_correct: bool = False
+    # Semantic review: the answer before the review changed anything.
+    review_enabled: bool = False
+    reviews: int = 0
+    review_findings: int = 0
+    prereview_status: str | None = None
+    prereview_objective: float | None = None
+    prereview_correct: bool = False
+    # Interpretation alternatives of the answer (primary first in each choice), scored.
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)
+    alternative_matched: bool = False  # the label matched a non-primary interpretation
     # Cost.
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -119,11 +134,13 @@ class RunConfig(BaseModel):
     workers: int = 1
     memory_mb: int | None = None
     batch_size: int = 64
+    review: bool | None = None  # None: on when rounds > 0
+    vote: str = "equivalence"
 
     def resume_key(self) -> dict[str, Any]:
         """What must not change between a run and its resumption."""
         return self.model_dump(include={"dataset", "llm", "rounds", "samples", "solver",
-                                        "time_limit"})
+                                        "time_limit", "review", "vote"})
 
 
 class RunInfo(BaseModel):

@@ -34,9 +34,17 @@ from nl2opt.evaluation.records import (
     read_run_info,
     write_run_info,
 )
+from nl2opt.evaluation.semantic import (
+    Decision,
+    alternatives_stage,
+    prompt_ids,
+    review_stage,
+    semantic_fields,
+)
 from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
+from nl2opt.pipeline.alternatives import AlternativeOutcome
 from nl2opt.pipeline.report import Attempt, SampleOutcome
 from nl2opt.pipeline.run import (
     PipelineOptions,
@@ -72,6 +80,9 @@ class ItemState:
     cpu_seconds: float = 0.0
     llm_error: str = ""
     finished: bool = False
+    pending: Exception | None = None  # a BatchPending: the item waits for batch answers
+    decision: Decision | None = None  # the vote, made once the item finished
+    alternatives: list[AlternativeOutcome] = field(default_factory=list)  # of the answer
 
     @property
     def settled(self) -> bool:
@@ -114,6 +125,7 @@ def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions
         for one_track, response in zip(state.tracks if track is None else [track], answer):
             pending.append(read_answer(state, one_track, response, request, round_number,
                                        seconds))
+            pending[-1].attempt.review_enabled = options.reviewing
     return pending
 
 
@@ -189,18 +201,24 @@ def apply_outcome(answer: PendingAnswer, outcome: SolveOutcome | None) -> None:
 # -- rounds ------------------------------------------------------------------------
 
 def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: PipelineOptions,
-                      pool: SolvePool, on_finished: Callable[[ItemState], None]) -> None:
-    """Run the rounds for a chunk of problems; `on_finished` gets each item once settled."""
+                      pool: SolvePool, on_finished: Callable[[ItemState], None]
+                      ) -> list[ItemState]:
+    """Run the rounds for a chunk of problems; `on_finished` gets each item once settled.
+    Returns the items left waiting for batch answers (their `pending` says why)."""
     states = [ItemState(problem) for problem in problems]
     for round_number in range(options.rounds + 1):
-        open_states = [s for s in states if not s.finished]
+        open_states = [s for s in states if not s.finished and s.pending is None]
         if not open_states:
             break
         solve_stage(llm_stage(open_states, llm, options, round_number), pool, options)
-        for state in open_states:
-            if state.settled or round_number == options.rounds:
-                state.finished = True
-                on_finished(state)
+        review_stage(open_states, llm, options, round_number, generate_isolated)
+        done = [s for s in open_states if s.pending is None and
+                (s.settled or round_number == options.rounds)]
+        alternatives_stage(done, pool, options)
+        for state in done:
+            state.finished = True
+            on_finished(state)
+    return [s for s in states if s.pending is not None]
 
 
 # -- records -----------------------------------------------------------------------
@@ -218,8 +236,11 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
     from nl2opt.evaluation.scoring import score
 
     tracks = state.tracks
-    outcomes = [sample_outcome(track) for track in tracks]
-    chosen = vote(tracks, outcomes) if tracks else None
+    if state.decision is not None:
+        outcomes, chosen = state.decision.outcomes, state.decision.chosen
+    else:
+        outcomes = [sample_outcome(track) for track in tracks]
+        chosen = vote(tracks, outcomes) if tracks else None
     final = outcomes[chosen.sample] if chosen is not None else None
     status, objective = (final.termination, final.objective) if final else (None, None)
     first = first_answer(tracks)
@@ -251,9 +272,10 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
         llm_seconds=sum(a.llm_seconds for a in attempts),
         check_seconds=sum(a.check_seconds for a in attempts),
         solve_seconds=sum(a.solve_seconds for a in attempts), cpu_seconds=state.cpu_seconds,
-        llm=context.llm, prompts=sorted({f"{a.prompt_id}@{a.prompt_hash}" for a in attempts}),
+        llm=context.llm, prompts=prompt_ids(attempts),
         dataset_version=context.dataset_version, dataset_file_hash=context.dataset_file_hash,
-        nl2opt_version=context.nl2opt_version, finished_at=_now())
+        nl2opt_version=context.nl2opt_version, finished_at=_now(),
+        **semantic_fields(state, item))
 
 
 def first_answer(tracks: list[Track]) -> SampleOutcome | None:
@@ -311,7 +333,9 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
         on_start(done, len(todo))
     context = RecordContext(config.llm, dataset.version, dataset.file_hash, nl2opt.__version__)
     options = PipelineOptions(rounds=config.rounds, samples=config.samples,
-                              solver=config.solver, time_limit=config.time_limit)
+                              solver=config.solver, time_limit=config.time_limit,
+                              review=config.review, vote=config.vote)
+    waiting: list[ItemState] = []
     with ResultsLog(out) as log, SolvePool(config.workers, config.memory_mb,
                                            config.time_limit) as pool:
         for chunk in _chunks(todo, max(1, config.batch_size)):
@@ -323,8 +347,10 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
                 if on_record is not None:
                     on_record(record)
 
-            evaluate_problems([Problem(i.uid, i.question) for i in chunk], llm, options,
-                              pool, finish)
+            waiting += evaluate_problems([Problem(i.uid, i.question) for i in chunk], llm,
+                                         options, pool, finish)
+    if waiting:  # say what to run; --resume then continues these items
+        raise waiting[0].pending
     info.finished_at = _now()
     write_run_info(out, info)
     return read_results(out)

@@ -233,7 +233,9 @@ def _check_and_solve(track: Track, formulation: Formulation, attempt: Attempt,
 def _conclude(report: Report, tracks: list[Track], options: PipelineOptions) -> Report:
     report.attempts = [a for t in tracks for a in t.attempts]
     outcomes = [sample_outcome(t) for t in tracks]
-    chosen = choose_answer(tracks, outcomes, options, report)
+    chosen, method, classes = choose_answer(tracks, outcomes, options)
+    if len(tracks) > 1:
+        report.vote_method, report.vote_classes = method, classes
     report.samples = outcomes
     if len(tracks) > 1 and chosen is not None:
         report.agreement = outcomes[chosen.sample].votes / len(tracks)
@@ -265,20 +267,15 @@ def sample_outcome(track: Track) -> SampleOutcome:
                          objective=result.objective if result else None, issues=track.issues)
 
 
-def choose_answer(tracks: list[Track], outcomes: list[SampleOutcome], options: PipelineOptions,
-                  report: Report | None = None) -> Track | None:
-    """The track whose answer is given: the only one, or the vote's choice (by equivalence
-    or by objective value, `options.vote`); the vote's classes go into `report`."""
+def choose_answer(tracks: list[Track], outcomes: list[SampleOutcome], options: PipelineOptions
+                  ) -> tuple[Track | None, str, list[VoteClass]]:
+    """(the track whose answer is given, the vote's method, its classes): the only track,
+    or the vote's choice by equivalence or by objective value (`options.vote`)."""
     if len(tracks) > 1 and options.vote == "equivalence":
         formulations = [(t.best or (t.formulation, t.result))[0] for t in tracks]
         classes = equivalence_classes(outcomes, formulations, options.vote_budget)
-        chosen, method = vote_by_classes(tracks, outcomes, classes), "equivalence"
-    else:
-        chosen, method = vote(tracks, outcomes), "objective"
-        classes = objective_classes(outcomes)
-    if report is not None and len(tracks) > 1:
-        report.vote_method, report.vote_classes = method, classes
-    return chosen
+        return vote_by_classes(tracks, outcomes, classes), "equivalence", classes
+    return vote(tracks, outcomes), "objective", objective_classes(outcomes)
 
 
 def vote_by_classes(tracks: list[Track], outcomes: list[SampleOutcome],

@@ -18,6 +18,7 @@ from nl2opt.pipeline.report import SampleOutcome, VoteClass
 from nl2opt.solvers.result import Termination
 
 PAIR_SECONDS = 5.0  # equivalence check time per pair of samples
+PERMUTATION_MAPS = ("name-match", "wl-match")
 
 
 def vote_key(outcome: SampleOutcome):
@@ -75,14 +76,20 @@ def _same_model(outcome: SampleOutcome, group: VoteClass, outcomes, formulations
 
 
 def _checked(a: Formulation, b: Formulation, seconds: float) -> str:
+    """The checker's verdict, trusting only certificates that rename or permute variables:
+    a fitted affine map (e.g. b = b' + 1) carries any unique optimum to any other, which
+    says nothing about two samples being the same model."""
     from nl2opt.equivalence import equivalent
     from nl2opt.errors import Nl2OptError
 
     try:
-        return equivalent(a, b, time_limit=seconds, budget=seconds, samples=2,
-                          fit_samples=8).verdict
+        report = equivalent(a, b, time_limit=seconds, budget=seconds, samples=2,
+                            fit_samples=8)
     except Nl2OptError:
         return "unknown"
+    if report.verdict == "equivalent" and report.method not in PERMUTATION_MAPS:
+        return "unknown"
+    return report.verdict
 
 
 def choose_class(classes: list[VoteClass], outcomes: Sequence[SampleOutcome]) -> VoteClass | None:
