@@ -115,7 +115,7 @@ def test_cli_text_to_answer_json(good):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["result"]["termination"] == "optimal"
-    assert payload["attempts"][0]["prompt_id"] == "formulate.v2"
+    assert payload["attempts"][0]["prompt_id"] == "formulate.v3"
     assert payload["attempts"][0]["review"]["prompt_id"] == "review.v1"
 
 

@@ -202,3 +202,24 @@ def test_report_command_and_errors(tmp_path):
     make_run(empty, [])
     with pytest.raises(EvaluationError, match="no results"):
         write_report(empty)
+
+
+def test_reports_state_the_label_decimals_rule_and_keep_the_strict_column(tmp_path):
+    # c was accepted only by the label-decimals rule; the other records predate the rule
+    # (no strict_1e-4 verdict), so their strict verdict is their canonical one.
+    decimals_only = {"strict_1e-4": False, "rel_1e-6": False, "rel_5pct": True,
+                     "abs_0.1": True, "round2": True}
+    records = [record("toy/a", True), record("toy/b", False),
+               record("toy/c", True, conventions=decimals_only)]
+    files = write_report(make_run(tmp_path / "run", records))
+    summary = json.loads(files.summary.read_text())
+    assert summary["accuracy"] == pytest.approx(2 / 3)
+    assert summary["conventions"]["strict_1e-4"] == pytest.approx(1 / 3)
+    rule = "|pred - label| <= 0.5 * 10^-d"
+    assert rule in summary["scoring_rule"]
+    markdown = files.markdown.read_text()
+    assert rule in markdown
+    assert "| Accuracy without the label-decimals rule (strict_1e-4) | 33.3% |" in markdown
+    assert "| strict_1e-4 | 33.3% |" in markdown
+    page = files.html.read_text()
+    assert "0.5 * 10^-d" in page and "strict_1e-4" in page

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from nl2opt.datasets import load_dataset
 from nl2opt.evaluation.eval_commands import register
+from nl2opt.evaluation.item_record import failure_category
 from nl2opt.evaluation.records import (
     EvalRecord,
     EvaluationError,
@@ -27,7 +28,7 @@ from nl2opt.evaluation.records import (
     RunConfig,
     read_results,
 )
-from nl2opt.evaluation.runner import failure_category, run_evaluation
+from nl2opt.evaluation.runner import run_evaluation
 from nl2opt.evaluation.solve_stage import SolveJob, SolvePool, check_and_solve
 from nl2opt.llm.replay import RecordingBackend
 from nl2opt.llm.spec import make_llm
@@ -140,10 +141,11 @@ def test_full_run_scores_categories_and_batches(tmp_path):
     assert found["toy/juice"].problem_class == "LP"
     assert found["toy/paint"].relative_error == pytest.approx(1 / 8)
     assert found["toy/garden"].scored is False
-    assert found["toy/juice"].conventions == {"rel_1e-6": True, "rel_5pct": True,
-                                              "abs_0.1": True, "round2": True}
+    assert found["toy/juice"].conventions == {"strict_1e-4": True, "rel_1e-6": True,
+                                              "rel_5pct": True, "abs_0.1": True,
+                                              "round2": True}
     assert found["toy/juice"].prompt_tokens == 100
-    assert found["toy/fence"].prompts[0].startswith("formulate.v2@")
+    assert found["toy/fence"].prompts[0].startswith("formulate.v3@")
     assert found["toy/juice"].dataset_file_hash == dataset.file_hash
     # Batching: round 0 asks for a whole chunk (4 items) in one generate() call.
     assert llm.calls[0] == 4 and max(llm.calls) == 4
@@ -224,7 +226,7 @@ def test_results_log_cuts_torn_tail_before_appending(tmp_path):
         log.append(record.model_copy(update={"uid": "u3"}))
     assert [r.uid for r in read_results(tmp_path)] == ["u1", "u3"]
     (tmp_path / "results.jsonl").write_text("not json\n" + record.model_dump_json() + "\n")
-    with pytest.raises(EvaluationError, match=":1 is not a JSON record"):
+    with pytest.raises(EvaluationError, match=":1 is not a result record"):
         read_results(tmp_path)
 
 

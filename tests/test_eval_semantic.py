@@ -10,10 +10,10 @@ import pytest
 from llm_server import chat_completion
 
 from nl2opt.datasets import load_dataset
-from nl2opt.evaluation.records import RunConfig
+from nl2opt.evaluation.records import EvaluationPending, RunConfig
 from nl2opt.evaluation.reporting import headline_rows, summarize_run
 from nl2opt.evaluation.runner import run_evaluation
-from nl2opt.llm.batch import BatchBackend, BatchPending
+from nl2opt.llm.batch import BatchBackend
 from nl2opt.llm.types import LLMRequest, LLMResponse
 from nl2opt.pipeline.run import PipelineOptions, formulation_request
 
@@ -120,7 +120,7 @@ class SampledBackend(PromptBackend):
     def generate(self, requests):
         answers = []
         for request in requests:
-            if request.prompt_id != "formulate.v2":
+            if request.prompt_id != "formulate.v3":
                 answers += super().generate([request])
                 continue
             replies = [model("3*a + 2*b", ["a + b <= 5", "a <= 3"]), JUICE,
@@ -149,7 +149,7 @@ def answer_batch(directory):
         item = json.loads(line)
         text = item["body"]["messages"][-1]["content"]
         prompt = "review.v1" if text.rstrip().endswith("Check the model against the problem.") \
-            else "formulate.v2"
+            else "formulate.v3"
         lines.append({"id": "b", "custom_id": item["custom_id"], "error": None, "response": {
             "status_code": 200, "request_id": "r",
             "body": chat_completion([json.dumps(reply_for(text, prompt))], model="m")}})
@@ -169,7 +169,7 @@ def test_a_pending_review_batch_leaves_the_item_unfinished_and_resume_continues(
         "id": "b", "custom_id": first.key("m"), "error": None, "response": {
             "status_code": 200, "request_id": "r",
             "body": chat_completion([json.dumps(CRATES)], model="m")}}) + "\n")
-    with pytest.raises(BatchPending, match="run-batch"):
+    with pytest.raises(EvaluationPending, match="run-batch"):
         run_evaluation(dataset, llm, config("batch:m"), tmp_path / "run")
     assert not (tmp_path / "run" / "results.jsonl").read_text().strip()
     queued = (batch / "requests.jsonl").read_text()

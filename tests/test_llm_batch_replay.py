@@ -7,8 +7,7 @@ import json
 import pytest
 from llm_server import ChatServer, chat_completion
 
-from nl2opt.llm.batch import (
-    BatchBackend, BatchPending, read_batch_responses, write_batch_requests)
+from nl2opt.llm.batch import BatchBackend, BatchPending, queue_batch_requests, read_batch_responses
 from nl2opt.llm.openai_backend import OpenAIBackend, build_chat_body
 from nl2opt.llm.replay import RecordingBackend, ReplayBackend
 from nl2opt.llm.types import LLMError, LLMRequest, Message, Sampling
@@ -40,15 +39,21 @@ def answer_file(requests_path, responses_path, reply_for, failing=()):
     responses_path.write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
-def test_write_batch_requests_appends_only_new_lines(tmp_path):
+def test_queue_batch_requests_keeps_only_unanswered_requests_once(tmp_path):
     path = tmp_path / "requests.jsonl"
-    assert write_batch_requests(path, [request("a"), request("b")], MODEL) == 2
-    assert write_batch_requests(path, [request("b"), request("c"), request("c")], MODEL) == 1
+    assert queue_batch_requests(path, [request("a"), request("b")], MODEL, set()) == 2
+    assert queue_batch_requests(path, [request("b"), request("c"), request("c")], MODEL,
+                                set()) == 1
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [x["custom_id"] for x in lines] == [request(t).key(MODEL) for t in "abc"]
     assert lines[0]["method"] == "POST" and lines[0]["url"] == "/v1/chat/completions"
     assert lines[0]["body"] == build_chat_body(request("a"), MODEL)
     assert lines[0]["body"]["response_format"]["json_schema"]["schema"] == SCHEMA
+    # Answered requests leave the queue; an answered one asked again is not queued.
+    assert queue_batch_requests(path, [request("a"), request("d")], MODEL,
+                                {request("a").key(MODEL), request("b").key(MODEL)}) == 1
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x["custom_id"] for x in lines] == [request(t).key(MODEL) for t in "cd"]
 
 
 def test_read_batch_responses_parses_completions_and_skips_errors(tmp_path):
@@ -78,11 +83,34 @@ def test_batch_backend_queues_then_resumes(tmp_path):
     answers = llm.generate(asked)
     assert [[r.parsed for r in a] for a in answers] == [[{"x": 1}], [{"x": 1}, {"x": 2}]]
 
-    # A later stage asks for one more: only that one is queued, the rest is reused.
+    # A later stage asks for one more: only that one is queued (the answered ones leave
+    # the queue, so the next batch run asks nothing twice) and its answers go to a new
+    # file, so no answer is overwritten.
     with pytest.raises(BatchPending) as caught:
         llm.generate(asked + [request("ccc")])
     assert caught.value.pending == 1
-    assert len(llm.requests_path.read_text().splitlines()) == 3
+    assert [a is not None for a in caught.value.answers] == [True, True, False]
+    assert caught.value.answers[1][1].parsed == {"x": 2}
+    queued = [json.loads(x)["custom_id"] for x in llm.requests_path.read_text().splitlines()]
+    assert queued == [request("ccc").key(MODEL)]
+    assert llm.responses_path.name == "responses-2.jsonl"
+    assert f"-o {tmp_path / 'responses-2.jsonl'}" in caught.value.command
+    answer_file(llm.requests_path, llm.responses_path, lambda text, i: '{"x": 9}')
+    answers = llm.generate(asked + [request("ccc")])
+    assert [a[0].parsed for a in answers] == [{"x": 1}, {"x": 1}, {"x": 9}]
+
+
+def test_the_first_answer_of_a_request_wins_across_batch_files(tmp_path):
+    # A resumed pipeline must see the answer it saw before, even if a request was run
+    # again later (sampling can give another answer).
+    llm = BatchBackend(tmp_path, MODEL)
+    with pytest.raises(BatchPending):
+        llm.generate([request("a")])
+    answer_file(llm.requests_path, tmp_path / "responses.jsonl", lambda t, i: '{"x": 1}')
+    answer_file(llm.requests_path, tmp_path / "responses-10.jsonl", lambda t, i: '{"x": 3}')
+    answer_file(llm.requests_path, tmp_path / "responses-2.jsonl", lambda t, i: '{"x": 2}')
+    assert llm.generate([request("a")])[0][0].parsed == {"x": 1}
+    assert llm.responses_path.name == "responses-3.jsonl"
 
 
 def test_batch_backend_reports_failed_lines(tmp_path):
@@ -94,6 +122,14 @@ def test_batch_backend_reports_failed_lines(tmp_path):
     with pytest.raises(LLMError, match="context too long") as caught:
         llm.generate([request("a")])
     assert not isinstance(caught.value, BatchPending)
+    # Alongside a missing request, the failure comes as that request's entry.
+    with pytest.raises(BatchPending) as pending:
+        llm.generate([request("a"), request("b")])
+    failed, waiting = pending.value.answers
+    assert isinstance(failed, LLMError) and "context too long" in str(failed)
+    assert waiting is None and pending.value.pending == 1
+    queued = [json.loads(x)["custom_id"] for x in llm.requests_path.read_text().splitlines()]
+    assert queued == [request("b").key(MODEL)]  # the failed one is not run again
 
 
 def test_record_then_replay_through_the_openai_backend(tmp_path):

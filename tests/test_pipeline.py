@@ -36,7 +36,7 @@ def test_first_answer_is_solved_and_explained(good):
     report, llm = run([good])
     assert report.ok and report.objective == pytest.approx(OPTIMUM)
     assert report.rounds_used == 0 and len(report.attempts) == 1
-    assert report.attempts[0].prompt_id == "formulate.v2" and report.attempts[0].prompt_hash
+    assert report.attempts[0].prompt_id == "formulate.v3" and report.attempts[0].prompt_hash
     assert "Binding constraints" in report.explanation
     request = llm.requests[0]
     assert request.json_schema["properties"]["formulation"]["properties"]["variables"]

@@ -50,7 +50,7 @@ def test_a_review_finding_triggers_a_repair_and_the_repaired_model_is_solved(goo
         "problem": "the text says batches are baked whole",
         "change": "declare x integer"}]}
     report, llm = run([good, finding, changed(good, whole_batches), NO_FINDINGS])
-    assert [r.prompt_id for r in llm.requests] == ["formulate.v2", "review.v1", "repair.v1"]
+    assert [r.prompt_id for r in llm.requests] == ["formulate.v3", "review.v1", "repair.v1"]
     review_prompt = llm.requests[1].messages[-1].content
     assert "capacity: sum(use[r, p] * x[p] for p in P) <= available[r]" in review_prompt
     assert "x[bread] = 17.1429" in review_prompt and "objective = 1028.571429" in review_prompt
@@ -66,7 +66,7 @@ def test_a_review_finding_triggers_a_repair_and_the_repaired_model_is_solved(goo
 def test_unused_facts_go_back_before_the_llm_review(good):
     forgot_flour = changed(good, lambda f: f["parameters"][2]["values"].update(flour_kg=100))
     report, llm = run([forgot_flour, good, NO_FINDINGS])
-    assert [r.prompt_id for r in llm.requests] == ["formulate.v2", "repair.v1", "review.v1"]
+    assert [r.prompt_id for r in llm.requests] == ["formulate.v3", "repair.v1", "review.v1"]
     assert "The statement says 'bakery has 40 oven hours and 120 kg of flour' (120)" in \
         llm.requests[1].messages[-1].content
     assert report.attempts[0].review.unused_facts == [

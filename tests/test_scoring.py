@@ -11,6 +11,7 @@ from nl2opt.evaluation.scoring import (
     Score,
     accuracy,
     accuracy_by,
+    label_decimals,
     normalize_status,
     objectives_match,
     score,
@@ -20,9 +21,9 @@ from nl2opt.evaluation.scoring import (
 from nl2opt.solvers.result import Termination
 
 
-def item(status="optimal", answer=None):
+def item(status="optimal", answer=None, raw=None):
     return DatasetItem(uid="t/1", dataset="t", question="q", answer=answer,
-                       answer_status=status)
+                       answer_raw=raw, answer_status=status)
 
 
 # (label, predicted objective, canonical, rel_1e-6, rel_5pct, abs_0.1, round2)
@@ -54,8 +55,8 @@ def test_objective_conventions(label, pred, canonical, rel6, rel5, abs01, round2
     result = score("optimal", pred, item("optimal", label))
     assert result.scored
     assert result.correct is canonical
-    assert result.conventions == {"rel_1e-6": rel6, "rel_5pct": rel5, "abs_0.1": abs01,
-                                  "round2": round2}
+    assert result.conventions == {"strict_1e-4": canonical, "rel_1e-6": rel6,
+                                  "rel_5pct": rel5, "abs_0.1": abs01, "round2": round2}
     assert result.relative_error == pytest.approx(abs(pred - label) / max(abs(label), 1))
 
 
@@ -159,3 +160,57 @@ def test_score_is_frozen_and_serialisable():
     with pytest.raises(AttributeError):
         result.correct = False  # type: ignore[misc]
     assert result.to_dict()["conventions"]["round2"] is True
+
+
+# -- the label-decimals rule ---------------------------------------------------------
+
+CYLINDER = 2.4184  # an exact optimum (a cylinder volume), published as 2.42
+
+
+@pytest.mark.parametrize("raw", [2.42, "2.42", "[2.42]", [2.42], {"obj": 2.42}, " 2.42 "])
+def test_a_label_published_with_fewer_decimals_accepts_the_true_optimum(raw):
+    result = score("optimal", CYLINDER, item("optimal", 2.42, raw))
+    assert result.correct  # |2.4184 - 2.42| = 0.0016 <= 0.5 * 10^-2
+    assert result.conventions["strict_1e-4"] is False  # the column without the rule
+    assert result.relative_error == pytest.approx(0.0016 / 2.42)
+
+
+@pytest.mark.parametrize("raw,label,pred,correct", [
+    ("2.42", 2.42, 2.4251, False),        # beyond half a unit of the last decimal
+    ("2.42", 2.42, 2.4149, False),
+    ("2.4", 2.4, 2.449, True),            # 1 decimal: +-0.05
+    ("2.4", 2.4, 2.451, False),
+    ("2.418", 2.418, 2.4184, True),       # 3 decimals: +-0.0005
+    ("2.418", 2.418, 2.4186, False),
+    ("2.4184", 2.4184, 2.4180, False),    # 4 decimals: strict rule only
+    (2.4184, 2.4184, 2.4180, False),
+    ("2", 2.0, 2.4, False),               # no decimals: strict rule only
+    (2, 2.0, 2.0001, True),               # (the strict rule itself accepts this)
+    ("6.0", 6.0, 6.04, False),            # a zero fraction is how CSVs write integers
+    (6.0, 6.0, 6.04, False),
+    ("1,234.5", 1234.5, 1234.54, True),   # thousands separators
+    ("2.42", 2.42, None, False),
+    (None, 2.42, 2.4184, False),          # no label as written: strict rule only
+    ("2.5", 2.42, 2.46, False),           # the written label is not the label's value
+])
+def test_label_decimals_rule_cases(raw, label, pred, correct):
+    assert score("optimal", pred, item("optimal", label, raw)).correct is correct
+
+
+@pytest.mark.parametrize("raw,decimals", [
+    ("2.42", 2), (2.42, 2), ("2.420", 3), ("-0.5", 1), ("[3.125]", 3), ({"obj": "7.1"}, 1),
+    ("6.0", 0), (6.0, 0), (6, 0), ("1e3", None), (1e-05, None), ("abc", None), (None, None),
+    (True, None), ([1.5, 2.5], None), ("2.4184", 4), (26.000000000000007, 15),
+])
+def test_label_decimals(raw, decimals):
+    assert label_decimals(raw) == decimals
+
+
+def test_the_decimals_rule_is_stated_with_the_strict_column():
+    assert "0.5 * 10^-d" in SCORING_RULE and "answer_raw" in SCORING_RULE
+    assert "strict_1e-4" in SCORING_RULE and "strict_1e-4" in CONVENTIONS
+
+
+def test_status_labels_are_untouched_by_the_decimals_rule():
+    result = score("infeasible", None, item("infeasible", None, "infeasible"))
+    assert result.correct and result.conventions["strict_1e-4"]

@@ -57,6 +57,10 @@ def _problem_text(source: str) -> str:
     return source
 
 
+LibraryOption = typer.Option(None, "--library", help="An experience library file (see "
+                             "`nl2opt library`): insights that apply go into the prompt.")
+
+
 def _is_formulation_file(source: str) -> bool:
     return source.endswith(".json") and "\n" not in source
 
@@ -79,8 +83,8 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
               None, "--review/--no-review", help="Check the solved model against the text "
               "(fact coverage, LLM review) and repair; default: on when --rounds > 0."),
           vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
-                                   "equivalence (of the models) or objective (value).")
-          ) -> None:
+                                   "equivalence (of the models) or objective (value)."),
+          library: Optional[Path] = LibraryOption) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
     if _is_formulation_file(source):
         _solve_file(Path(source), solver, time_limit, as_json, log)
@@ -90,8 +94,8 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
     with console.status("formulating and solving...", spinner="dots"):
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
-                               samples=samples, time_limit=time_limit, review=review,
-                               vote=vote)
+                               samples=samples, time_limit=time_limit, library=library,
+                               review=review, vote=vote)
         except Nl2OptError as error:
             _fail(str(error))
     if as_json:
@@ -141,13 +145,15 @@ def formulate(source: str = typer.Argument(..., help="A problem statement or a t
               output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                     help="Write the formulation JSON here."),
               llm: Optional[str] = LlmOption,
-              rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds.")) -> None:
+              rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds."),
+              library: Optional[Path] = LibraryOption) -> None:
     """Turn a problem statement into a checked five-element formulation (JSON)."""
     from nl2opt.api import formulate as formulate_text
 
     with console.status("formulating...", spinner="dots"):
         try:
-            formulation = formulate_text(_problem_text(source), llm=llm, rounds=rounds)
+            formulation = formulate_text(_problem_text(source), llm=llm, rounds=rounds,
+                                         library=library)
         except Nl2OptError as error:
             _fail(str(error))
     if output is None:
@@ -183,6 +189,9 @@ def _print_report(report) -> None:
                       "; ".join(p.splitlines()[0][:60] for p in attempt.problems) or "-",
                       str(attempt.prompt_tokens + attempt.completion_tokens or "-"))
     console.print(table)
+    if report.insight_ids:
+        console.print("experience-library insights used: " + ", ".join(report.insight_ids),
+                      highlight=False, markup=False)
     if report.error:
         errors.print("[bold red]error:[/] ", end="")
         errors.print(report.error, highlight=False, markup=False)
@@ -190,6 +199,9 @@ def _print_report(report) -> None:
 
 def _print_result(result) -> None:
     console.print(f"[bold]{result.summary()}[/]", highlight=False)
+    if result.stopped_with_point:
+        console.print("The values below are the best point found before the time limit, "
+                      "not proven optimal; a longer --time-limit may improve them.")
     if result.diagnosis:
         console.print(result.diagnosis, highlight=False, markup=False)
     if result.log:
@@ -341,11 +353,13 @@ def _register_command_modules() -> None:
     from nl2opt.equivalence.commands import register as register_equiv
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
+    from nl2opt.library.commands import register as register_library
 
     register_eval(app)
     register_audit(app)
     register_app(app)
     register_equiv(app)
+    register_library(app)
 
 
 _register_command_modules()

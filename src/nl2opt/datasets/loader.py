@@ -303,6 +303,7 @@ def _load_registered(entry: DatasetEntry, data_dir: str | Path | None) -> Datase
     if entry.subset is not None:
         items = [item for item in items if item.subset == entry.subset]
     path = str(files[0]) if len(files) == 1 else " + ".join(map(str, files))
+    _require_items(items, path)
     return Dataset(name=entry.name, path=path, version=entry.version,
                    file_hash=_combined_hash(files), items=items)
 
@@ -314,8 +315,16 @@ def _load_file(path: Path) -> Dataset:
             "nor an existing file. Pass a dataset name or a JSONL/CSV file with question "
             "and answer fields.", [path])
     items = read_items(path, dataset=path.stem, uid_prefix=path.stem)
+    _require_items(items, str(path))
     return Dataset(name=path.stem, path=str(path), version=f"file:{path.resolve()}",
                    file_hash=sha256_file(path), items=items)
+
+
+def _require_items(items: list[DatasetItem], where: str) -> None:
+    if not items:
+        raise DataError(f"{where} holds no dataset items (the file is empty or has only blank "
+                        "rows). Pass a JSONL, JSON or CSV file with one problem per line or "
+                        "row, each with a question and an answer field.")
 
 
 def _select(items: list[DatasetItem], ids: Iterable[str] | None,
@@ -345,7 +354,8 @@ def load_dataset(name_or_path: str | Path | DatasetEntry, data_dir: str | Path |
     first N after that. `Dataset.version` names the source (repo@commit:path,
     or file:PATH); `Dataset.file_hash` is the sha256 of the file read.
     Raises DatasetNotFoundError (a DataError) saying where it looked and how to
-    get the data, and DataError naming file and line for malformed records.
+    get the data, and DataError naming file and line for malformed records, or
+    the file when it holds no items at all.
     """
     if isinstance(name_or_path, DatasetEntry):
         entry: DatasetEntry | None = name_or_path

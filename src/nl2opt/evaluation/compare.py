@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nl2opt.evaluation.records import EvalRecord, read_results
+from nl2opt.evaluation.records import EvalRecord, read_own_records
 
 
 @dataclass(frozen=True)
@@ -82,4 +82,5 @@ def compare_records(a: list[EvalRecord], b: list[EvalRecord], run_a: str = "A",
 
 def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     """Compare the results.jsonl of two run directories."""
-    return compare_records(read_results(run_a), read_results(run_b), str(run_a), str(run_b))
+    return compare_records(read_own_records(run_a), read_own_records(run_b), str(run_a),
+                           str(run_b))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,9 @@ from nl2opt.errors import Nl2OptError
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
+
+# Exit code of a run that stopped for batch answers (EX_TEMPFAIL: run it again later).
+PENDING_EXIT_CODE = 75
 
 
 def _fail(message: str, code: int = 2):
@@ -103,6 +107,8 @@ def eval_command(
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
                                     help="Write report.md/html and summary.json at the end."),
+        library: Optional[Path] = typer.Option(None, "--library", help="An experience "
+                                               "library file: insights go into the prompts."),
         review: Optional[bool] = typer.Option(
             None, "--review/--no-review", help="Review each solved model against its text "
             "(fact coverage, LLM) and repair; default: on when --rounds > 0."),
@@ -111,7 +117,7 @@ def eval_command(
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
     from nl2opt.datasets import load_dataset
-    from nl2opt.evaluation.records import RunConfig
+    from nl2opt.evaluation.records import EvaluationPending, RunConfig
     from nl2opt.evaluation.runner import run_evaluation
     from nl2opt.llm.spec import default_spec, make_llm
 
@@ -124,15 +130,26 @@ def eval_command(
                        solver=solver, time_limit=time_limit,
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
-                       memory_mb=memory_mb or None, batch_size=batch_size, review=review,
-                       vote=vote)
+                       memory_mb=memory_mb or None, batch_size=batch_size,
+                       library=str(library) if library else None, review=review, vote=vote)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
         backend = make_llm(spec)
+        insights = None
+        if library is not None:
+            from nl2opt.library.retrieval import open_retriever
+
+            insights = open_retriever(library, backend)
         with progress.progress:
             records = run_evaluation(items, backend, config, out, resume=resume,
-                                     on_record=progress.record, on_start=progress.start)
+                                     on_record=progress.record, on_start=progress.start,
+                                     insights=insights)
+    except EvaluationPending as pending:
+        _stop_for_batch(pending, f"nl2opt eval {shlex.quote(dataset)} --llm "
+                                 f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume"
+                                 + (f" --library {shlex.quote(str(library))}"
+                                    if library is not None else ""))
     except KeyboardInterrupt:
         _fail(f"interrupted; continue with: nl2opt eval {dataset} --out {out} --resume "
               "(same options)", code=130)
@@ -150,7 +167,17 @@ def eval_command(
         errors.print(f"{len(failed_llm)} item(s) failed at the LLM; the first error: "
                      f"{failed_llm[0].error}", highlight=False, markup=False)
     if report:
-        _write_report(out)
+        try:
+            _write_report(out)
+        except Nl2OptError as error:
+            _fail(str(error))
+
+
+def _stop_for_batch(pending, resume_command: str):
+    """The run waits for batch answers: say what to run, then how to continue."""
+    errors.print(pending.describe(f"{resume_command}   (with the same other options)"),
+                 highlight=False, markup=False)
+    raise typer.Exit(PENDING_EXIT_CODE)
 
 
 def _write_report(run_dir: Path) -> None:

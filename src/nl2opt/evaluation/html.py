@@ -79,6 +79,7 @@ def render_html(summary: dict[str, Any], records: list[EvalRecord], failures: in
         expected_text,
         group_rows,
         headline_rows,
+        ignored_note,
         percent,
         prediction_text,
     )
@@ -93,6 +94,8 @@ def render_html(summary: dict[str, Any], records: list[EvalRecord], failures: in
         f"{escape(str(run.get('nl2opt_version', '')))}; started "
         f"{escape(str(run.get('started_at', '')))}.</p>",
         _table(["figure", "value"], [list(row) for row in headline_rows(summary)]),
+        *([f"<p>{escape(ignored_note(summary))}</p>"] if summary.get("ignored_records")
+          else []),
         "<h2>Scoring rule</h2>", f"<blockquote>{escape(summary['scoring_rule'])}</blockquote>",
         '<div class="charts">' + "".join(charts(summary)) + "</div>",
         "<h2>Other scoring conventions</h2>",

@@ -3,20 +3,20 @@
 A run directory holds ``run.json`` (configuration, dataset identity, start
 times) and ``results.jsonl``, an append-only log with one JSON record per
 finished item. Each record is flushed and fsync'd before the next item is
-written, so a killed run loses at most the line being written; `open_results`
-cuts such a torn last line off before appending again, and resuming skips the
-uids already present, so records are never duplicated.
+written, so a killed run loses at most the line being written; `ResultsLog`
+cuts such a torn last line off before appending again (a complete last record
+that only lacks its newline is kept), and resuming skips the uids already
+present, so records are never duplicated.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from nl2opt.errors import Nl2OptError
 
@@ -39,6 +39,33 @@ class EvaluationError(Nl2OptError):
     """An evaluation run cannot start or continue (bad run directory, mismatched resume)."""
 
 
+class EvaluationPending(EvaluationError):
+    """The run stopped because a batch LLM backend has not answered some requests yet.
+
+    Everything answered was evaluated; `waiting_items` items wait for
+    `waiting_requests` requests queued in `requests_path`; `command` produces the
+    answers, after which `--resume` continues. `records` are the finished ones.
+    """
+
+    def __init__(self, *, records: list, waiting_items: int, waiting_requests: int,
+                 command: str, requests_path: Path | None) -> None:
+        self.records = records
+        self.waiting_items = waiting_items
+        self.waiting_requests = waiting_requests
+        self.command = command
+        self.requests_path = requests_path
+        super().__init__(self.describe())
+
+    def describe(self, resume: str = "the same run with --resume") -> str:
+        """What waits, the command that answers it, and `resume`: how to continue."""
+        where = f" queued in {self.requests_path}" if self.requests_path else ""
+        return (f"{self.waiting_items} item(s) wait for {self.waiting_requests} LLM "
+                f"request(s){where} ({len(self.records)} item(s) finished). Produce the "
+                f"answers with:\n  {self.command}\nthen continue with:\n  {resume}\n"
+                "Nothing answered is asked or solved again; each resume takes every waiting "
+                "item at least one round further.")
+
+
 class SampleSummary(BaseModel):
     termination: str | None = None
     objective: float | None = None
@@ -54,6 +81,10 @@ class EvalRecord(BaseModel):
     # The prediction (final answer after self-correction and voting).
     status: str | None = None
     objective: float | None = None
+    # With status "time_limit": the best point's objective above, the solver's bound and
+    # relative gap here (None when unknown).
+    bound: float | None = None
+    gap: float | None = None
     problem_class: str | None = None
     # The score against the label (the label is read only after the loop finished).
     expected_status: str | None = None
@@ -98,6 +129,7 @@ class EvalRecord(BaseModel):
     # Provenance.
     llm: str = ""
     prompts: list[str] = Field(default_factory=list, description="prompt id@template hash")
+    insight_ids: list[str] = Field(default_factory=list)  # experience-library insights shown
     dataset_version: str = ""
     dataset_file_hash: str = ""
     nl2opt_version: str = ""
@@ -134,13 +166,15 @@ class RunConfig(BaseModel):
     workers: int = 1
     memory_mb: int | None = None
     batch_size: int = 64
-    review: bool | None = None  # None: on when rounds > 0
-    vote: str = "equivalence"
+    library: str | None = None  # experience library file, if one was used
+    review: bool | None = None  # the semantic review; None: on when rounds > 0
+    vote: str = "equivalence"  # how several samples vote
 
     def resume_key(self) -> dict[str, Any]:
-        """What must not change between a run and its resumption."""
-        return self.model_dump(include={"dataset", "llm", "rounds", "samples", "solver",
-                                        "time_limit", "review", "vote"})
+        """What must not change between a run and its resumption (the dataset is compared
+        by name and file hash, not by how its path was spelt)."""
+        return self.model_dump(include={"llm", "rounds", "samples", "solver", "time_limit",
+                                        "library", "review", "vote"})
 
 
 class RunInfo(BaseModel):
@@ -155,6 +189,9 @@ class RunInfo(BaseModel):
     started_at: str
     resumed_at: list[str] = Field(default_factory=list)
     finished_at: str | None = None
+    uids: list[str] = Field(default_factory=list, description=(
+        "the items of the run: every selection it was started or resumed with; records "
+        "of other uids are not counted (empty in run.json files of older versions)"))
 
 
 def question_hash(question: str) -> str:
@@ -166,7 +203,13 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
     if not path.exists():
         raise EvaluationError(f"{run_dir} is not an evaluation run directory: {RUN_FILE} is "
                               "missing. Pass the --out directory of `nl2opt eval`.")
-    return RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        return RunInfo.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        raise EvaluationError(
+            f"{path} is damaged ({_validation_problems(error)}); `nl2opt eval` writes it "
+            "when a run starts. Restore it from a copy, or run the evaluation again in a "
+            "new --out directory.") from None
 
 
 def write_run_info(run_dir: str | Path, info: RunInfo) -> None:
@@ -178,31 +221,67 @@ def write_run_info(run_dir: str | Path, info: RunInfo) -> None:
 
 
 def read_results(run_dir: str | Path) -> list[EvalRecord]:
-    """The records of a run, in order; a torn last line is ignored, duplicates keep the first."""
+    """The records of a run, in order; duplicates keep the first.
+
+    Blank lines are skipped; a last line without its newline counts when it is a
+    whole record and is ignored as torn otherwise. Any other unreadable line raises
+    EvaluationError naming it.
+    """
     path = Path(run_dir) / RESULTS_FILE
     if not path.exists():
         return []
-    records, seen = [], set()
-    for line in _complete_lines(path):
-        record = EvalRecord.model_validate_json(line)
-        if record.uid not in seen:
-            seen.add(record.uid)
-            records.append(record)
-    return records
+    lines = path.read_bytes().split(b"\n")
+    tail = _tail_record(lines.pop())  # the bytes after the last newline
+    records = [_parse_record(path, number, line)
+               for number, line in enumerate(lines, start=1) if line.strip()]
+    records += [tail] if tail is not None else []
+    first: dict[str, EvalRecord] = {}
+    for record in records:
+        first.setdefault(record.uid, record)
+    return list(first.values())
 
 
-def _complete_lines(path: Path) -> list[str]:
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1  # bytes after the last newline are a torn write
-    lines = data[:end].decode("utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        try:
-            json.loads(line)
-        except json.JSONDecodeError as error:
-            raise EvaluationError(
-                f"{path}:{number} is not a JSON record ({error.msg}); only the last line can "
-                "be torn by a kill. Delete the damaged line and resume.") from error
-    return [line for line in lines if line.strip()]
+def own_records(records: list[EvalRecord], info: RunInfo | None) -> list[EvalRecord]:
+    """The records of the run's own items (`RunInfo.uids`); records of other uids (a line
+    pasted from elsewhere) count nowhere. run.json files without uids keep every record."""
+    if info is None or not info.uids:
+        return records
+    uids = set(info.uids)
+    return [record for record in records if record.uid in uids]
+
+
+def read_own_records(run_dir: str | Path) -> list[EvalRecord]:
+    """`own_records` of a run directory (every record when run.json is absent)."""
+    info = read_run_info(run_dir) if (Path(run_dir) / RUN_FILE).exists() else None
+    return own_records(read_results(run_dir), info)
+
+
+def _parse_record(path: Path, number: int, line: bytes) -> EvalRecord:
+    try:
+        return EvalRecord.model_validate_json(line)
+    except ValidationError as error:
+        raise EvaluationError(
+            f"{path}:{number} is not a result record ({_validation_problems(error)}); only "
+            f"the last line can be torn by a kill. Delete line {number} and resume: that "
+            "item is evaluated again.") from None
+
+
+def _tail_record(tail: bytes) -> EvalRecord | None:
+    """The record in an unterminated last line, or None (nothing there, or torn)."""
+    if not tail.strip():
+        return None
+    try:
+        return EvalRecord.model_validate_json(tail)
+    except ValidationError:
+        return None
+
+
+def _validation_problems(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:3]:
+        where = ".".join(str(part) for part in problem["loc"])
+        parts.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return "; ".join(parts)
 
 
 class ResultsLog:
@@ -215,14 +294,20 @@ class ResultsLog:
         self._handle = self.path.open("a", encoding="utf-8")
 
     def _cut_torn_tail(self) -> None:
+        """End the file on a newline: complete a whole last record, cut a torn one."""
         if not self.path.exists():
             return
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
-        if end != len(data):
-            with self.path.open("r+b") as handle:
+        if end == len(data):
+            return
+        with self.path.open("r+b") as handle:
+            if _tail_record(data[end:]) is not None:
+                handle.seek(len(data))
+                handle.write(b"\n")
+            else:
                 handle.truncate(end)
-                os.fsync(handle.fileno())
+            os.fsync(handle.fileno())
 
     def append(self, record: EvalRecord) -> None:
         self._handle.write(record.model_dump_json() + "\n")

@@ -20,9 +20,11 @@ from nl2opt.evaluation.records import (
     EvalRecord,
     EvaluationError,
     RunInfo,
+    own_records,
     read_results,
     read_run_info,
 )
+from nl2opt.solvers.result import time_limit_text
 
 SUMMARY_FILE, MARKDOWN_FILE, HTML_FILE = "summary.json", "report.md", "report.html"
 
@@ -37,7 +39,9 @@ class ReportFiles:
 def _scores(records: Iterable[EvalRecord]) -> list:
     from nl2opt.evaluation.scoring import Score
 
-    return [Score(correct=r.correct, scored=r.scored, conventions=dict(r.conventions),
+    # Records written before the label-decimals rule were scored by the strict rule alone.
+    return [Score(correct=r.correct, scored=r.scored,
+                  conventions={"strict_1e-4": r.correct, **r.conventions},
                   relative_error=r.relative_error) for r in records]
 
 
@@ -69,9 +73,11 @@ def _fraction(part: int, whole: int) -> float | None:
 
 
 def summarize_run(records: list[EvalRecord], info: RunInfo | None = None) -> dict[str, Any]:
-    """Every figure of the report, as a JSON-ready dict."""
+    """Every figure of the report, as a JSON-ready dict (records of uids that are not
+    items of the run are left out and counted as `ignored_records`)."""
     from nl2opt.evaluation.scoring import CONVENTIONS, SCORING_RULE, accuracy
 
+    everything, records = records, own_records(records, info)
     scores = _scores(records)
     scored = [r for r in records if r.scored]
     voted = [r for r in records if r.agreement is not None]
@@ -80,6 +86,7 @@ def summarize_run(records: list[EvalRecord], info: RunInfo | None = None) -> dic
         "run": _run_section(info, records),
         "scoring_rule": SCORING_RULE,
         **group_accuracy(records),
+        "ignored_records": len(everything) - len(records),
         "execution_rate": _fraction(sum(r.answered for r in records), len(records)),
         "first_attempt_accuracy": _fraction(sum(r.first_correct for r in scored), len(scored)),
         "after_correction_accuracy": accuracy(scores),
@@ -170,6 +177,7 @@ def write_report(run_dir: str | Path) -> ReportFiles:
     run_dir = Path(run_dir)
     records, info = load_run(run_dir)
     summary = summarize_run(records, info)
+    records = own_records(records, info)
     files = ReportFiles(run_dir / SUMMARY_FILE, run_dir / MARKDOWN_FILE, run_dir / HTML_FILE)
     files.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     files.markdown.write_text(render_markdown(summary, records), encoding="utf-8")
@@ -194,6 +202,8 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("Accuracy (canonical)", f"{percent(summary['accuracy'])} "
                                  f"({summary['correct']}/{summary['scored']} scored)"),
+        ("Accuracy without the label-decimals rule (strict_1e-4)",
+         percent(summary["conventions"].get("strict_1e-4"))),
         ("Execution rate (an answer was produced)", percent(summary["execution_rate"])),
         ("First-attempt accuracy", percent(summary["first_attempt_accuracy"])),
         ("After self-correction", percent(summary["after_correction_accuracy"])),
@@ -260,6 +270,7 @@ def render_markdown(summary: dict[str, Any], records: list[EvalRecord], failures
         f"{run.get('nl2opt_version', '')}; started {run.get('started_at', '')}, finished "
         f"{run.get('finished_at') or 'not yet'}.",
         _table(["figure", "value"], [list(row) for row in headline_rows(summary)]),
+        *([ignored_note(summary)] if summary.get("ignored_records") else []),
         "## Scoring rule", "> " + summary["scoring_rule"],
         "## Other scoring conventions",
         _table(["convention", "accuracy"],
@@ -283,9 +294,17 @@ def render_markdown(summary: dict[str, Any], records: list[EvalRecord], failures
     return "\n\n".join(parts) + "\n"
 
 
+def ignored_note(summary: dict[str, Any]) -> str:
+    return (f"{summary['ignored_records']} record(s) in results.jsonl are not items of this "
+            "run (their uid is in none of the dataset selections it was started or resumed "
+            "with) and are not counted.")
+
+
 def prediction_text(record: EvalRecord) -> str:
     if record.status == "optimal" and record.objective is not None:
         return f"{record.objective:.6g}"
+    if record.status == "time_limit":
+        return time_limit_text(record.objective, record.bound, record.gap)
     return record.status or "none"
 
 

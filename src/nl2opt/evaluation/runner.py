@@ -11,53 +11,45 @@ in `nl2opt.pipeline.run.solve_text` (same prompts, same checks, same voting).
 The loop sees only `Problem(uid, question)`; labels are read afterwards, by
 `build_record`, to score the finished answer. Every finished item is appended
 to results.jsonl at once (fsync'd), so a killed run resumes where it stopped.
+
+With a batch backend (`batch:`), a request without an answer yet leaves its
+item waiting: no record, its next request queued, the other items going on as
+far as their answers reach. The run then ends with `EvaluationPending`; after
+the batch runs, `--resume` replays the waiting items (answers from the batch
+files, solve outcomes from `SolveCache`) and takes each at least one round on.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from nl2opt.datasets.types import Dataset, DatasetItem
+from nl2opt.evaluation.item_record import RecordContext, build_record
 from nl2opt.evaluation.records import (
     EvalRecord,
     EvaluationError,
+    EvaluationPending,
     ResultsLog,
     RunConfig,
-    RunInfo,
-    SampleSummary,
-    question_hash,
     read_results,
-    read_run_info,
     write_run_info,
 )
-from nl2opt.evaluation.semantic import (
-    Decision,
-    alternatives_stage,
-    prompt_ids,
-    review_stage,
-    semantic_fields,
-)
+from nl2opt.evaluation.run_dir import now, prepare_run_dir, run_lock
+from nl2opt.evaluation.semantic import Decision, alternatives_stage, review_stage
+from nl2opt.evaluation.solve_cache import SolveCache, solve_key
 from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
+from nl2opt.llm.batch import BatchPending
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
 from nl2opt.pipeline.alternatives import AlternativeOutcome
-from nl2opt.pipeline.report import Attempt, SampleOutcome
-from nl2opt.pipeline.run import (
-    PipelineOptions,
-    Track,
-    formulation_request,
-    repair_request,
-    read_answer as read_track_answer,
-    sample_outcome,
-    vote,
-)
+from nl2opt.pipeline.insights import InsightProvider, PromptInsight, retrieve_all
+from nl2opt.pipeline.report import Attempt
+from nl2opt.pipeline.run import PipelineOptions, Track, formulation_request, repair_request
+from nl2opt.pipeline.run import read_answer as read_track_answer
 from nl2opt.solvers.result import Termination
-
-ANSWERED = ("optimal", "infeasible", "unbounded", "infeasible_or_unbounded")
 
 
 @dataclass(frozen=True)
@@ -80,13 +72,22 @@ class ItemState:
     cpu_seconds: float = 0.0
     llm_error: str = ""
     finished: bool = False
-    pending: Exception | None = None  # a BatchPending: the item waits for batch answers
+    # Requests a batch backend has not answered yet, by None for the first formulation
+    # request, else the sample whose repair waits. The item stays open (no record).
+    waiting: dict[int | None, LLMRequest] = field(default_factory=dict)
+    batch_notice: BatchPending | None = None
+    solve_keys: list[str] = field(default_factory=list)  # its solve jobs, for SolveCache
     decision: Decision | None = None  # the vote, made once the item finished
     alternatives: list[AlternativeOutcome] = field(default_factory=list)  # of the answer
 
     @property
     def settled(self) -> bool:
         return bool(self.llm_error) or (bool(self.tracks) and all(t.done for t in self.tracks))
+
+    @property
+    def open_tracks(self) -> list[Track]:
+        """Tracks that need another answer and are not waiting for one."""
+        return [t for t in self.tracks if not t.done and t.sample not in self.waiting]
 
 
 @dataclass
@@ -103,20 +104,28 @@ class PendingAnswer:
 # -- the LLM stage ---------------------------------------------------------------
 
 def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions,
-              round_number: int) -> list[PendingAnswer]:
-    """Ask the LLM for every open track of every state in one batch; read the replies."""
+              round_number: int, insights: InsightProvider | None = None
+              ) -> list[PendingAnswer]:
+    """Ask the LLM for every open track of every state in one batch; read the replies.
+    In round 0, `insights` (an experience library) is asked for all problems at once."""
     asks: list[tuple[ItemState, Track | None, LLMRequest]] = []
-    for state in states:
-        if round_number == 0:
-            asks.append((state, None, formulation_request(state.problem.question, options,
-                                                          n=options.samples)))
-        else:
+    if round_number == 0:
+        found = _insights_for(states, insights, options)
+        asks.extend((state, None, formulation_request(state.problem.question, options,
+                                                      n=options.samples, insights=shown))
+                    for state, shown in zip(states, found) if shown is not None)
+    else:
+        for state in states:
             asks.extend((state, track, repair_request(state.problem.question, track,
                                                       round_number, options))
-                        for track in state.tracks if not track.done)
+                        for track in state.open_tracks)
     answers, seconds = generate_isolated(llm, [request for _, _, request in asks])
     pending = []
     for (state, track, request), answer in zip(asks, answers):
+        if isinstance(answer, BatchPending):
+            state.waiting[None if track is None else track.sample] = request
+            state.batch_notice = answer
+            continue
         if isinstance(answer, LLMError):
             state.llm_error = str(answer)
             continue
@@ -129,25 +138,50 @@ def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions
     return pending
 
 
+def _insights_for(states: list[ItemState], insights: InsightProvider | None,
+                  options: PipelineOptions) -> list[Sequence[PromptInsight] | None]:
+    """Each state's insights for its first request; None where a batch backend still owes
+    the retrieval's answers (the state then waits, like one waiting for its reply)."""
+    if insights is None or not states:
+        return [()] * len(states)
+    try:
+        return list(retrieve_all(insights, [state.problem.question for state in states]))
+    except BatchPending as pending:
+        for state in states:
+            state.waiting[None] = formulation_request(state.problem.question, options,
+                                                      n=options.samples)
+            state.batch_notice = pending
+        return [None] * len(states)
+
+
 def generate_isolated(llm: LLMBackend, requests: list[LLMRequest]
                       ) -> tuple[list[list[LLMResponse] | LLMError], float]:
     """All answers in one call; if that fails, one call per request so a single bad
-    request fails alone. A retryable error that persists stops the run (resume later)."""
+    request fails alone. A retryable error that persists stops the run (resume later).
+
+    A request a batch backend has queued but not answered gets its `BatchPending`.
+    """
     if not requests:
         return [], 0.0
     started = time.perf_counter()
     try:
         answers: list = list(llm.generate(requests))
+    except BatchPending as pending:
+        answers = ([pending if answer is None else answer for answer in pending.answers]
+                   if pending.answers is not None and len(pending.answers) == len(requests)
+                   else [_generate_one(llm, request) for request in requests])
     except LLMError:
-        answers = []
-        for request in requests:
-            try:
-                answers.append(llm.generate([request])[0])
-            except LLMError as error:
-                if error.retryable:
-                    raise
-                answers.append(error)
+        answers = [_generate_one(llm, request) for request in requests]
     return answers, (time.perf_counter() - started) / len(requests)
+
+
+def _generate_one(llm: LLMBackend, request: LLMRequest) -> list[LLMResponse] | LLMError:
+    try:
+        return llm.generate([request])[0]
+    except LLMError as error:
+        if error.retryable:
+            raise
+        return error
 
 
 def read_answer(state: ItemState, track: Track, response: LLMResponse, request: LLMRequest,
@@ -160,12 +194,17 @@ def read_answer(state: ItemState, track: Track, response: LLMResponse, request: 
 
 # -- the solve stage ---------------------------------------------------------------
 
-def solve_stage(pending: list[PendingAnswer], pool: SolvePool, options: PipelineOptions) -> None:
-    """Solve every readable answer in the pool, then record feedback on its track."""
+def solve_stage(pending: list[PendingAnswer], solves: SolveCache,
+                options: PipelineOptions) -> None:
+    """Solve every readable answer (in the pool, or from the cache), then record feedback
+    on its track."""
     solvable = [p for p in pending if p.formulation is not None]
     jobs = [SolveJob(id=k, formulation=p.attempt.formulation or {}, solver=options.solver,
                      time_limit=options.time_limit) for k, p in enumerate(solvable)]
-    outcomes = dict(zip(map(id, solvable), pool.run(jobs)))
+    keys = [solve_key(job) for job in jobs]
+    for answer, key in zip(solvable, keys):
+        answer.state.solve_keys.append(key)
+    outcomes = dict(zip(map(id, solvable), solves.run(jobs, keys)))
     for answer in pending:
         apply_outcome(answer, outcomes.get(id(answer)))
 
@@ -201,136 +240,72 @@ def apply_outcome(answer: PendingAnswer, outcome: SolveOutcome | None) -> None:
 # -- rounds ------------------------------------------------------------------------
 
 def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: PipelineOptions,
-                      pool: SolvePool, on_finished: Callable[[ItemState], None]
-                      ) -> list[ItemState]:
+                      solves: SolveCache, on_finished: Callable[[ItemState], None],
+                      insights: InsightProvider | None = None) -> list[ItemState]:
     """Run the rounds for a chunk of problems; `on_finished` gets each item once settled.
-    Returns the items left waiting for batch answers (their `pending` says why)."""
+    `insights` (an experience library) supplies insights for the first requests.
+
+    Returns the states; those still `waiting` for batch answers are not finished.
+    """
     states = [ItemState(problem) for problem in problems]
     for round_number in range(options.rounds + 1):
-        open_states = [s for s in states if not s.finished and s.pending is None]
+        open_states = [s for s in states if not s.finished and None not in s.waiting]
         if not open_states:
             break
-        solve_stage(llm_stage(open_states, llm, options, round_number), pool, options)
+        solve_stage(llm_stage(open_states, llm, options, round_number, insights), solves,
+                    options)
         review_stage(open_states, llm, options, round_number, generate_isolated)
-        done = [s for s in open_states if s.pending is None and
-                (s.settled or round_number == options.rounds)]
-        alternatives_stage(done, pool, options)
+        done = [s for s in open_states if (not s.waiting or s.llm_error)
+                and (s.settled or round_number == options.rounds)]
+        alternatives_stage(done, solves, options)
         for state in done:
             state.finished = True
             on_finished(state)
-    return [s for s in states if s.pending is not None]
-
-
-# -- records -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RecordContext:
-    llm: str
-    dataset_version: str
-    dataset_file_hash: str
-    nl2opt_version: str
-
-
-def build_record(state: ItemState, item: DatasetItem, context: RecordContext) -> EvalRecord:
-    """Score a finished item against its label and collect everything a report needs."""
-    from nl2opt.evaluation.scoring import score
-
-    tracks = state.tracks
-    if state.decision is not None:
-        outcomes, chosen = state.decision.outcomes, state.decision.chosen
-    else:
-        outcomes = [sample_outcome(track) for track in tracks]
-        chosen = vote(tracks, outcomes) if tracks else None
-    final = outcomes[chosen.sample] if chosen is not None else None
-    status, objective = (final.termination, final.objective) if final else (None, None)
-    first = first_answer(tracks)
-    scored = score(status, objective, item)
-    first_score = score(first.termination, first.objective, item) if first else None
-    attempts = [a for track in tracks for a in track.attempts]
-    sample = chosen.sample if chosen is not None else 0
-    last_problems = chosen.attempts[-1].problems if chosen and chosen.attempts else []
-    return EvalRecord(
-        uid=item.uid, dataset=item.dataset, subset=item.subset,
-        question_sha256=question_hash(item.question), status=status, objective=objective,
-        problem_class=(state.best_class if chosen and chosen.best else
-                       state.result_class).get(sample),
-        expected_status=item.answer_status, expected_answer=item.answer,
-        correct=scored.correct, scored=scored.scored, relative_error=scored.relative_error,
-        conventions=dict(scored.conventions),
-        category=failure_category(status, scored.scored, scored.correct,
-                                  state.failure.get(sample), state.llm_error),
-        error=(state.llm_error or " | ".join(last_problems))[:2000],
-        attempts=len(attempts), rounds_used=max((a.round for a in attempts), default=0),
-        first_status=first.termination if first else None,
-        first_objective=first.objective if first else None,
-        first_correct=bool(first_score and first_score.correct),
-        samples=[SampleSummary(termination=o.termination, objective=o.objective)
-                 for o in outcomes],
-        agreement=(final.votes / len(tracks)) if final and len(tracks) > 1 else None,
-        prompt_tokens=sum(a.prompt_tokens for a in attempts),
-        completion_tokens=sum(a.completion_tokens for a in attempts),
-        llm_seconds=sum(a.llm_seconds for a in attempts),
-        check_seconds=sum(a.check_seconds for a in attempts),
-        solve_seconds=sum(a.solve_seconds for a in attempts), cpu_seconds=state.cpu_seconds,
-        llm=context.llm, prompts=prompt_ids(attempts),
-        dataset_version=context.dataset_version, dataset_file_hash=context.dataset_file_hash,
-        nl2opt_version=context.nl2opt_version, finished_at=_now(),
-        **semantic_fields(state, item))
-
-
-def first_answer(tracks: list[Track]) -> SampleOutcome | None:
-    """The answer round 0 alone would have given (the same vote over first attempts)."""
-    firsts = [SampleOutcome(sample=t.sample, termination=t.attempts[0].termination,
-                            objective=t.attempts[0].objective,
-                            issues=len(t.attempts[0].problems) + t.attempts[0].warnings)
-              for t in tracks if t.attempts]
-    if len(firsts) != len(tracks) or not tracks:
-        return None
-    chosen = vote(tracks, firsts)
-    return firsts[chosen.sample] if chosen is not None else None
-
-
-def failure_category(status: str | None, scored: bool, correct: bool,
-                     stage_failure: str | None, llm_error: str = "") -> str:
-    """One of records.FAILURE_CATEGORIES for a finished item."""
-    if status is None:
-        return stage_failure or ("llm_error" if llm_error else "no_parse")
-    if correct:
-        return "correct"
-    if not scored and status in ANSWERED:
-        return "unscored"
-    if status in ("infeasible", "infeasible_or_unbounded"):
-        return "infeasible"
-    if status == "unbounded":
-        return "unbounded"
-    if status in ("time_limit", "interrupted"):
-        return "timeout"
-    if status != "optimal":
-        return "solver_error"
-    return "wrong_objective"
+    return states
 
 
 # -- a run -------------------------------------------------------------------------
 
 def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir: str | Path,
                    resume: bool = False, on_record: Callable[[EvalRecord], None] | None = None,
-                   on_start: Callable[[list[EvalRecord], int], None] | None = None
-                   ) -> list[EvalRecord]:
-    """Evaluate `dataset` into `out_dir` (run.json + results.jsonl); returns all records.
+                   on_start: Callable[[list[EvalRecord], int], None] | None = None,
+                   insights: InsightProvider | None = None) -> list[EvalRecord]:
+    """Evaluate `dataset` into `out_dir` (run.json + results.jsonl); returns the records of
+    the run's items.
 
     With `resume`, items already in results.jsonl are skipped. `on_start(done, todo)`
-    and `on_record(record)` feed a progress display.
+    and `on_record(record)` feed a progress display. `insights` is an experience
+    library's retriever (config.library names its file). Raises `EvaluationPending` (after
+    writing every finished item) when a batch backend still owes answers, and
+    EvaluationError when another process is running in `out_dir`.
     """
+    out = Path(out_dir)
+    _check_items(dataset.items)
+    with run_lock(out):
+        info = prepare_run_dir(out, dataset, config, resume)
+        done = read_results(out)
+        finished = {record.uid for record in done}
+        todo = [item for item in dataset.items if item.uid not in finished]
+        if on_start is not None:
+            selected = {item.uid for item in dataset.items}
+            on_start([record for record in done if record.uid in selected], len(todo))
+        waiting = _evaluate_items(todo, dataset, llm, config, out, on_record, insights)
+        info.finished_at = None if waiting else now()
+        write_run_info(out, info)
+        run_uids = set(info.uids)
+        records = [r for r in read_results(out) if r.uid in run_uids]
+    if waiting:
+        raise _pending(waiting, records)
+    return records
+
+
+def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
+                    config: RunConfig, out: Path,
+                    on_record: Callable[[EvalRecord], None] | None,
+                    insights: InsightProvider | None = None) -> list[ItemState]:
+    """Run the items in chunks; returns the states left waiting for batch answers."""
     import nl2opt
 
-    out = Path(out_dir)
-    _check_unique(dataset.items)
-    info = prepare_run_dir(out, dataset, config, resume)
-    done = read_results(out)
-    finished = {record.uid for record in done}
-    todo = [item for item in dataset.items if item.uid not in finished]
-    if on_start is not None:
-        on_start(done, len(todo))
     context = RecordContext(config.llm, dataset.version, dataset.file_hash, nl2opt.__version__)
     options = PipelineOptions(rounds=config.rounds, samples=config.samples,
                               solver=config.solver, time_limit=config.time_limit,
@@ -338,6 +313,7 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
     waiting: list[ItemState] = []
     with ResultsLog(out) as log, SolvePool(config.workers, config.memory_mb,
                                            config.time_limit) as pool:
+        solves = SolveCache(pool, out)
         for chunk in _chunks(todo, max(1, config.batch_size)):
             items = {item.uid: item for item in chunk}
 
@@ -347,53 +323,28 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
                 if on_record is not None:
                     on_record(record)
 
-            waiting += evaluate_problems([Problem(i.uid, i.question) for i in chunk], llm,
-                                         options, pool, finish)
-    if waiting:  # say what to run; --resume then continues these items
-        raise waiting[0].pending
-    info.finished_at = _now()
-    write_run_info(out, info)
-    return read_results(out)
+            states = evaluate_problems([Problem(i.uid, i.question) for i in chunk], llm,
+                                       options, solves, finish, insights)
+            chunk_waiting = [state for state in states if not state.finished]
+            waiting += chunk_waiting
+            solves.keep(key for state in chunk_waiting for key in state.solve_keys)
+        solves.write()
+    return waiting
 
 
-def prepare_run_dir(out: Path, dataset: Dataset, config: RunConfig, resume: bool) -> RunInfo:
-    """Create or reopen a run directory; refuse to mix configurations or clobber results."""
-    import nl2opt
-
-    existing = (out / "run.json").exists()
-    has_results = (out / "results.jsonl").exists() and (out / "results.jsonl").stat().st_size
-    if has_results and not resume:
-        raise EvaluationError(f"{out} already holds results. Pass --resume to continue that "
-                              "run, or choose another --out directory.")
-    if resume and existing:
-        info = read_run_info(out)
-        _check_resumable(info, dataset, config)
-        info.resumed_at.append(_now())
-        info.finished_at = None
-    else:
-        info = RunInfo(config=config, dataset_name=dataset.name,
-                       dataset_version=dataset.version, dataset_file_hash=dataset.file_hash,
-                       items=len(dataset.items), nl2opt_version=nl2opt.__version__,
-                       started_at=_now())
-    out.mkdir(parents=True, exist_ok=True)
-    write_run_info(out, info)
-    return info
+def _pending(waiting: list[ItemState], records: list[EvalRecord]) -> EvaluationPending:
+    notice = waiting[0].batch_notice
+    requests = {request.key() for state in waiting for request in state.waiting.values()}
+    return EvaluationPending(records=records, waiting_items=len(waiting),
+                             waiting_requests=len(requests),
+                             command=(notice.command or notice.hint) if notice else "",
+                             requests_path=notice.requests_path if notice else None)
 
 
-def _check_resumable(info: RunInfo, dataset: Dataset, config: RunConfig) -> None:
-    before, now = info.config.resume_key(), config.resume_key()
-    changed = [f"{name}: {before[name]!r} -> {now[name]!r}" for name in before
-               if before[name] != now[name]]
-    if info.dataset_file_hash != dataset.file_hash:
-        changed.append(f"dataset file hash: {info.dataset_file_hash[:12]} -> "
-                       f"{dataset.file_hash[:12]}")
-    if changed:
-        raise EvaluationError("cannot resume: the run was started with other settings ("
-                              + "; ".join(changed) + "). Use the original settings or a new "
-                              "--out directory.")
-
-
-def _check_unique(items: list[DatasetItem]) -> None:
+def _check_items(items: list[DatasetItem]) -> None:
+    if not items:
+        raise EvaluationError("no items to evaluate: the dataset selection is empty. Check "
+                              "--limit and --ids, or the dataset file.")
     seen: set[str] = set()
     for item in items:
         if item.uid in seen:
@@ -405,7 +356,3 @@ def _check_unique(items: list[DatasetItem]) -> None:
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -3,11 +3,11 @@
 `review_stage` is one more batched LLM round after each solve stage: every
 track that has just solved cleanly is reviewed once (fact coverage, then the
 LLM), exactly as `nl2opt.pipeline.run.review_round` does for one problem. A
-batch backend that has no answers yet leaves the item pending (not
-finished, not recorded), so `--resume` continues it once the batch has run.
+batch backend that has no answer yet leaves the item waiting (not finished,
+not recorded), so `--resume` continues it once the batch has run.
 `decide` votes once per finished item (by equivalence or objective value) and
 `alternatives_stage` solves the chosen answer's interpretation variants in the
-solve pool. `semantic_fields` scores all of it against the label, after the
+solve pool (through the run's solve cache). `semantic_fields` scores all of it against the label, after the
 loop: accuracy before and after review, objective-value vs equivalence voting,
 and whether the label matched a non-primary interpretation.
 """
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nl2opt.datasets.types import DatasetItem
-from nl2opt.evaluation.solve_stage import SolveJob, SolvePool
+from nl2opt.evaluation.solve_cache import SolveCache, solve_key
+from nl2opt.evaluation.solve_stage import SolveJob
 from nl2opt.llm.batch import BatchPending
 from nl2opt.llm.types import LLMBackend, LLMError
 from nl2opt.pipeline.alternatives import (
@@ -62,7 +63,7 @@ def review_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOpti
         return
     asks = []
     for state in states:
-        if state.llm_error or state.pending is not None:
+        if state.llm_error:
             continue
         for track in state.tracks:
             if track.done and wants_review(track.result, track.reviewed, round_number,
@@ -75,7 +76,8 @@ def review_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOpti
     answers, seconds = generate(llm, requests)
     for (state, track, record), request, answer in zip(asks, requests, answers):
         if isinstance(answer, BatchPending):
-            state.pending = answer
+            state.waiting[track.sample] = request  # the item stays open, unrecorded
+            state.batch_notice = answer
         elif isinstance(answer, LLMError):
             record.error = f"the review request failed: {answer}"
         else:
@@ -94,7 +96,7 @@ def decide(state: ItemState, options: PipelineOptions) -> Decision:
                     plain[by_objective.sample] if by_objective is not None else None)
 
 
-def alternatives_stage(states: list[ItemState], pool: SolvePool,
+def alternatives_stage(states: list[ItemState], solves: SolveCache,
                        options: PipelineOptions) -> None:
     """Decide each finished item's answer, then solve its interpretation variants in the
     pool; the outcomes go to `state.alternatives` (primary first in each choice)."""
@@ -111,7 +113,7 @@ def alternatives_stage(states: list[ItemState], pool: SolvePool,
             jobs += [SolveJob(id=len(jobs) + k, formulation=patched.to_dict(),
                               solver=options.solver, time_limit=options.time_limit)
                      for k, (_, patched, _) in enumerate(v for v in variants if v[1])]
-    outcomes = pool.run(jobs) if jobs else []
+    outcomes = solves.run(jobs, [solve_key(job) for job in jobs]) if jobs else []
     for state, alternative, result, variants, first in plans:
         solved = iter(outcomes[first:])
         results = [primary_outcome(alternative, result.termination.value if result else None,

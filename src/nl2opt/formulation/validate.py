@@ -17,6 +17,7 @@ from nl2opt.errors import CompileError, DataError, ExpressionError
 from nl2opt.formulation import expr as E
 from nl2opt.formulation.classify import degree
 from nl2opt.formulation.data import ModelData, SetData, resolve_data
+from nl2opt.formulation.finite import NonFinite, literal_problems, nonlinear_data_problems
 from nl2opt.formulation.model import Formulation, VarType
 from nl2opt.formulation.parsed import ParsedFormulation, ParsedText, parse_partially
 
@@ -52,6 +53,7 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
     issues = _duplicate_names(formulation)
     parsed, parse_errors = parse_partially(formulation)
     issues += [_from_expression_error(e) for e in parse_errors]
+    issues += _non_finite(literal_problems(formulation))
     data = _resolve(formulation, issues)
     if parsed is not None:
         checker = _ScopeChecker(formulation, data, issues)
@@ -68,6 +70,10 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
 
 def _issue(severity: Severity, code: str, element: str, message: str) -> Issue:
     return Issue(severity=severity, code=code, element=element, message=message)
+
+
+def _non_finite(problems: list[NonFinite]) -> list[Issue]:
+    return [_issue(Severity.error, "non-finite", p.element, p.message) for p in problems]
 
 
 def _from_expression_error(error: ExpressionError) -> Issue:
@@ -363,7 +369,10 @@ def _dry_compile(formulation: Formulation, parsed: ParsedFormulation, data: Mode
     try:
         compile_arrays(formulation, parsed, data)
     except NonlinearTerm:
-        return  # nonlinear models compile on the Pyomo path; reported as warnings above
+        # Nonlinear models compile on the Pyomo path (reported as warnings above), so
+        # their data is not evaluated here: look for infinities they would receive.
+        issues += _non_finite(nonlinear_data_problems(parsed, data))
+        return
     except CompileError as error:
         element, _, message = str(error).partition(": ")
         issues.append(_issue(Severity.error, "compile", element if message else "model",
