@@ -16,6 +16,12 @@ Two measurements:
              changed); a warning on a mutant is right when the original had no such
              warning, i.e. the error made the fact unused. Also shown: how many mutants
              raised any new warning (unused fact or invented value).
+  held out   the reference programs (`correct_program`, gurobipy code) of every AlphaOPT
+             training item that has one, none of them looked at while the checker was
+             written: their numeric literals, list lengths and variable and constraint
+             counts stand in for a model's numbers (the code is parsed with `ast`, never
+             run). Every warning there is a false alarm or a fact the program does not
+             need; their share of all facts bounds the false-warning rate.
 
 The last line is machine-readable: coverage_ms_p50=<x> unused_fact_precision=<y>.
 """
@@ -23,6 +29,7 @@ The last line is machine-readable: coverage_ms_p50=<x> unused_fact_precision=<y>
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -36,7 +43,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from coverage_cases import Case, dataset_root, example_cases, training_cases
 
 from nl2opt.coverage import check_coverage, extract_facts
+from nl2opt.coverage.check import check_numbers
 from nl2opt.coverage.mutate import mutants
+from nl2opt.coverage.numbers import ModelNumber, Source
 
 
 def time_check(case: Case, repeats: int) -> float:
@@ -86,6 +95,42 @@ def report_precision(groups: dict[str, list[Case]], verbose: bool) -> float:
     return right / (right + wrong) if right + wrong else float("nan")
 
 
+def program_numbers(code: str) -> list[ModelNumber]:
+    """The numbers of a model script: literals, list lengths, variable/constraint counts."""
+    numbers = [ModelNumber(float(code.count(call)), call, Source.structure)
+               for call in ("addVar(", "addVars(", "addConstr(")]
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.List | ast.Tuple):
+            numbers.append(ModelNumber(float(len(node.elts)), "a list", Source.structure))
+        elif isinstance(node, ast.Dict):
+            numbers.append(ModelNumber(float(len(node.keys)), "a dict", Source.structure))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
+                and not isinstance(node.value, bool):
+            numbers.append(ModelNumber(abs(float(node.value)), "a literal", Source.parameter))
+    return numbers
+
+
+def held_out_programs() -> None:
+    root = dataset_root()
+    if root is None:
+        return
+    programs = facts = warnings = warned = 0
+    for path in sorted((root / "alphaopt" / "optimization_tasks" / "split").glob("*_train.json")):
+        for item in json.loads(path.read_text(encoding="utf-8")):
+            try:
+                numbers = program_numbers(item.get("correct_program") or "")
+            except SyntaxError:
+                continue
+            if len(numbers) <= 3:
+                continue  # no program
+            coverage = check_numbers(item["description"], numbers, [])
+            programs, facts = programs + 1, facts + len(coverage.data_facts)
+            warnings, warned = warnings + len(coverage.unused), warned + bool(coverage.unused)
+    print(f"held-out reference programs: {programs} programs, {facts} facts, {warnings} "
+          f"unused-fact warnings ({warnings / max(facts, 1):.1%} of facts; {warned} "
+          f"programs ({warned / max(programs, 1):.0%}) with at least one)")
+
+
 def staged_questions() -> list[str]:
     root = dataset_root()
     if root is None:
@@ -125,6 +170,7 @@ def main() -> None:
             extract_times.append(time.perf_counter() - started)
         print(f"fact extraction on {len(questions)} staged questions ({facts} numbers): "
               f"{percentiles(extract_times)}")
+    held_out_programs()
     precision = report_precision({"examples": cases[:len(cases) - len(training)],
                                   "training items": training}, args.verbose)
     print(f"coverage_ms_p50={np.percentile(np.array(check_times) * 1000, 50):.2f} "

@@ -58,12 +58,18 @@ class Coverage:
 def check_coverage(text: str, formulation: Formulation) -> Coverage:
     """Match the numbers of `text` to those of `formulation` (no LLM, no solver)."""
     started = time.perf_counter()
+    coverage = check_numbers(text, model_numbers(formulation), formulation.assumptions)
+    coverage.seconds = time.perf_counter() - started
+    return coverage
+
+
+def check_numbers(text: str, numbers: list[ModelNumber], assumptions: list[str]) -> Coverage:
+    """Match the numbers of `text` to a model's numbers (however they were collected)."""
     facts = extract_facts(text)
-    numbers = model_numbers(formulation)
     coverage = Coverage(facts)
     data_pool = _Pool([n for n in numbers if n.source is not Source.structure])
     structure_pool = _Pool([n for n in numbers if n.source is Source.structure])
-    acknowledged = {round(f.value, 9) for f in extract_facts(" ".join(formulation.assumptions))}
+    acknowledged = {round(f.value, 9) for f in extract_facts(" ".join(assumptions))}
     data = [k for k, f in enumerate(facts) if f.role is Role.data]
     for k in data:
         fact = facts[k]
@@ -76,8 +82,7 @@ def check_coverage(text: str, formulation: Formulation) -> Coverage:
     _cover_totals(facts, data, coverage)
     _cover_pairs(facts, data, _underived(facts, numbers), coverage)
     coverage.unused = [facts[k] for k in data if k not in coverage.used]
-    coverage.invented = _invented(facts, numbers, acknowledged, formulation.assumptions)
-    coverage.seconds = time.perf_counter() - started
+    coverage.invented = _invented(facts, numbers, acknowledged, assumptions)
     return coverage
 
 
@@ -128,11 +133,11 @@ def candidates(fact: Fact) -> list[Candidate]:
     found = [Candidate(v) for v in fact.values]
     value = fact.value
     if fact.kind is FactKind.percent:
-        found += [Candidate(value / 100, "as a fraction"),
-                  Candidate(1 - value / 100, "as 1 minus the share"),
-                  Candidate(1 + value / 100, "as 1 plus the share")]
+        found += _share_candidates(value / 100) + [
+            Candidate(value / 100, "as a fraction"),
+            Candidate(1 + value / 100, "as 1 plus the share")]
     elif fact.kind is FactKind.fraction:
-        found.append(Candidate(1 - value, "as 1 minus the share"))
+        found += _share_candidates(value)
     elif 0 < value < 1:
         found.append(Candidate(value * 100, "as a percentage"))
     words = f"{fact.unit} {fact.row_label} {fact.column_label}"
@@ -141,6 +146,15 @@ def candidates(fact: Fact) -> list[Candidate]:
             for factor in factors:
                 found += [Candidate(value * factor, f"times {factor}", family),
                           Candidate(value / factor, f"/ {factor}", family)]
+    return found
+
+
+def _share_candidates(share: float) -> list[Candidate]:
+    """x >= 30% of (x + y) is also (1 - 0.3) x >= 0.3 y, or x >= (3/7) y."""
+    found = [Candidate(1 - share, "as 1 minus the share")]
+    if 0 < share < 1:
+        found += [Candidate(share / (1 - share), "as the ratio share / rest"),
+                  Candidate((1 - share) / share, "as the ratio rest / share")]
     return found
 
 

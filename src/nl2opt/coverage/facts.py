@@ -91,6 +91,7 @@ _DIGITS = re.compile(
     r"(?:/(?P<denominator>\d{1,2})(?![\d/]))?"
     r"(?P<percent>\s?(?:%|percent\b|per\s?cent\b))?"
     r"(?P<scale>\s?(?:thousand|million|billion|mn|bn|k)\b)?")
+_HYPHENATED_ADJECTIVE = re.compile(r"-[A-Za-z]")
 _PERCENT_AFTER = re.compile(r"\s*(?:%|percent\b|per\s?cent\b)", re.IGNORECASE)
 _SCALE_WORDS = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "billion": 1e9,
                 "bn": 1e9}
@@ -166,9 +167,9 @@ def _digit_facts(structure: Layout):
 def _word_facts(structure: Layout):
     for match in _WORD_NUMBER.finditer(structure.text):
         value = parse_number_words(match.group(0))
-        if value is None:
-            continue
         start, end = match.span()
+        if value is None or _HYPHENATED_ADJECTIVE.match(structure.text, end):
+            continue  # "twenty-foot containers" names a kind, not a quantity
         percent = _PERCENT_AFTER.match(structure.text, end)
         if percent:
             yield _make(structure, value, start, percent.end(), FactKind.percent)

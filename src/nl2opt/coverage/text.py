@@ -69,7 +69,7 @@ _YEAR = re.compile(r"\b(?:in|year|since|fiscal|of|by|until|before|after)\s+(?:19
                    re.IGNORECASE)
 _TIME_OF_DAY = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?)(?!\w)",
                           re.IGNORECASE)
-_LABELLED = re.compile(r"\b([A-Za-z][A-Za-z.#]*)\s+(\d+(?:[.\-–]\d+)*)\b(?!\s*[:%])")
+_LABELLED = re.compile(r"\b([A-Za-z][A-Za-z.#]*)\s+(\d+(?:[.\-–]\d+)*)\b(?!\s*%)")
 _LIST_AFTER_LABEL = re.compile(r"\b([A-Za-z]+)\s+(\d+(?:\s*(?:,|and|or|&)\s*\d+)+)\b")
 
 
@@ -193,14 +193,41 @@ def label_spans(text: str) -> list[tuple[int, int]]:
     spans += [m.span() for m in _YEAR.finditer(text)]
     spans += [m.span() for m in _TIME_OF_DAY.finditer(text)]
     spans += [m.span(1) for m in _UNIT_SIZE.finditer(text)]
+    numbered = _numbered_words(text)
     for match in _LABELLED.finditer(text):
-        if _names_a_thing(text, match.start(1), match.group(1)):
+        if match.group(1).lower() in numbered or \
+                _names_a_thing(text, match.start(1), match.group(1)):
             spans.append(match.span(2))
     for match in _LIST_AFTER_LABEL.finditer(text):
         word = match.group(1).lower()  # plural, "Stores 4, 5 and 6", not "product 1, 10 kg"
         if word.endswith("s") and word in LABEL_WORDS:
             spans.append(match.span(2))
     return spans
+
+
+def _numbered_words(text: str) -> set[str]:
+    """Words the text numbers 1, 2, ...: 'beam 1 ... beam 2', 'chemical 1 and chemical 2'
+    (not verbs and small words: 'needs 1 oven hour ... needs 2 oven hours')."""
+    seen: dict[str, set[str]] = {}
+    for match in _LABELLED.finditer(text):
+        word = match.group(1).lower()
+        if len(word) > 2 and word not in _NOT_NAMES:
+            seen.setdefault(word, set()).add(match.group(2))
+    return {word for word, numbers in seen.items() if {"1", "2"} <= numbers}
+
+
+_NOT_NAMES = frozenset([
+    "the", "and", "for", "with", "from", "than", "that", "this", "each", "every", "only",
+    "about", "exactly", "least", "most", "over", "under", "into", "onto", "per", "are",
+    "was", "were", "has", "have", "had", "can", "could", "will", "would", "must",
+    "should", "may", "might", "need", "needs", "needed", "require", "requires",
+    "required", "take", "takes", "took", "use", "uses", "used", "make", "makes", "made",
+    "produce", "produces", "produced", "contain", "contains", "contained", "hold",
+    "holds", "give", "gives", "provide", "provides", "offer", "offers", "deliver",
+    "delivers", "carry", "carries", "earn", "earns", "cost", "costs", "sell", "sells",
+    "buy", "buys", "yield", "yields", "generate", "generates", "consume", "consumes",
+    "get", "gets", "bring", "brings", "allow", "allows"
+])
 
 
 def _names_a_thing(text: str, start: int, word: str) -> bool:
