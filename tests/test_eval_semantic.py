@@ -177,3 +177,19 @@ def test_a_pending_review_batch_leaves_the_item_unfinished_and_resume_continues(
     answer_batch(batch)
     [crates] = run_evaluation(dataset, llm, config("batch:m"), tmp_path / "run", resume=True)
     assert crates.reviews == 1 and crates.objective == pytest.approx(7.5)
+
+
+def test_eval_command_records_the_review_and_vote_options(tmp_path, monkeypatch):
+    from test_eval_runner import cli_app
+    from typer.testing import CliRunner
+
+    dataset = write_dataset(tmp_path / "toy.jsonl", ["juice"])
+    monkeypatch.setattr("nl2opt.llm.spec.make_llm", lambda spec: PromptBackend())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli_app(), [
+        "eval", str(dataset), "--llm", "fake", "--workers", "0", "--out", str(out),
+        "--no-review", "--vote", "objective", "--rounds", "2"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert (config["review"], config["vote"]) == (False, "objective")
+    assert "Before / after the semantic review" not in (out / "report.md").read_text()

@@ -137,6 +137,14 @@ def test_alternatives_and_review_in_the_cli(good, monkeypatch):
             "(primary); with whole batches: 1020") in result.output
 
 
+def test_no_review_in_the_cli(good, monkeypatch):
+    llm = ScriptedBackend([good])
+    monkeypatch.setattr("nl2opt.llm.spec.make_llm", lambda spec: llm)
+    result = CliRunner().invoke(app, ["solve", BAKERY_TEXT, "--no-review"])
+    assert result.exit_code == 0, result.output
+    assert len(llm.requests) == 1 and "review of round" not in result.output
+
+
 def test_api_report_carries_alternatives_and_reviews(good, monkeypatch):
     replies = [{**good, "alternatives": [WHOLE]}, NO_FINDINGS]
     monkeypatch.setattr("nl2opt.llm.spec.make_llm", lambda spec: ScriptedBackend(replies))
