@@ -18,9 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.text import safe_terminal
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 # Exit code of a run that stopped for batch answers (EX_TEMPFAIL: run it again later).
 PENDING_EXIT_CODE = 75
@@ -28,7 +29,7 @@ PENDING_EXIT_CODE = 75
 
 def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False)
+    errors.print(safe_terminal(message), highlight=False)
     raise typer.Exit(code)
 
 
@@ -165,7 +166,7 @@ def eval_command(
     if failed_llm:
         # Otherwise a misconfigured LLM just looks like 0% accuracy.
         errors.print(f"{len(failed_llm)} item(s) failed at the LLM; the first error: "
-                     f"{failed_llm[0].error}", highlight=False, markup=False)
+                     f"{safe_terminal(failed_llm[0].error)}", highlight=False)
     if report:
         try:
             _write_report(out)
@@ -223,7 +224,7 @@ def compare_command(run_a: Path = typer.Argument(..., help="The baseline run dir
     for column in ("uid", "change", "A", "B", "objective A", "objective B"):
         table.add_column(column, no_wrap=column in ("change", "A", "B"))
     for flip in comparison.flips:
-        table.add_row(flip.uid, flip.change, flip.before, flip.after,
+        table.add_row(safe_terminal(flip.uid), flip.change, flip.before, flip.after,
                       _objective(flip.objective_before), _objective(flip.objective_after))
     console.print(table)
     delta = "n/a" if comparison.delta is None else f"{100 * comparison.delta:+.1f} points"

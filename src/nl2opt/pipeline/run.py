@@ -56,7 +56,7 @@ class PipelineOptions:
     max_tokens: int = 4096
     structured: bool = True
     code_mode: str = "generated"  # or "llm": the LLM writes the script (run sandboxed)
-    data_dir: str | None = None  # where the formulation's relative CSV paths resolve
+    data_dir: str | None = None  # the folder CSV sources are confined to (None: no reads)
     review: bool | None = None  # semantic review after a solve; None: on when rounds > 0
     vote: str = "equivalence"  # how several samples vote: "equivalence" or "objective"
     vote_budget: float = 30.0  # seconds of equivalence checking per problem
@@ -404,4 +404,8 @@ def generate_code(formulation: Formulation) -> str:
 
         return emit_pyomo_script(formulation)
     except (ImportError, Nl2OptError) as error:
-        return f"# Pyomo code could not be generated: {error}\n"
+        return "".join(f"# {line}\n" for line in
+                       f"Pyomo code could not be generated: {error}".splitlines())
+    except Exception as error:  # noqa: BLE001 - the answer stands without its code
+        return (f"# Pyomo code could not be generated: unexpected {type(error).__name__} "
+                f"({' '.join(str(error).split())[:200]})\n")
