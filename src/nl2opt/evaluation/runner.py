@@ -152,7 +152,8 @@ def solve_stage(pending: list[PendingAnswer], pool: SolvePool, options: Pipeline
     """Solve every readable answer in the pool, then record feedback on its track."""
     solvable = [p for p in pending if p.formulation is not None]
     jobs = [SolveJob(id=k, formulation=p.attempt.formulation or {}, solver=options.solver,
-                     time_limit=options.time_limit) for k, p in enumerate(solvable)]
+                     time_limit=options.time_limit, data_dir=options.data_dir)
+            for k, p in enumerate(solvable)]
     outcomes = dict(zip(map(id, solvable), pool.run(jobs)))
     for answer in pending:
         apply_outcome(answer, outcomes.get(id(answer)))
@@ -310,8 +311,12 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
     if on_start is not None:
         on_start(done, len(todo))
     context = RecordContext(config.llm, dataset.version, dataset.file_hash, nl2opt.__version__)
+    # Relative CSV paths in answers resolve against the dataset's folder (synthetic
+    # benchmarks keep large tables in CSV files next to problems.jsonl).
+    folder = str(Path(dataset.path.split(" + ")[0]).resolve().parent)
     options = PipelineOptions(rounds=config.rounds, samples=config.samples,
-                              solver=config.solver, time_limit=config.time_limit)
+                              solver=config.solver, time_limit=config.time_limit,
+                              data_dir=folder)
     with ResultsLog(out) as log, SolvePool(config.workers, config.memory_mb,
                                            config.time_limit) as pool:
         for chunk in _chunks(todo, max(1, config.batch_size)):
