@@ -105,7 +105,7 @@ def _count(model: ArrayModel, extra: _NonlinearRows | None) -> Complexity:
                       n_int=int((active & integer & ~binary).sum()),
                       n_cont=int((active & ~integer).sum()), n_lin=n_lin, n_quad=quadratic,
                       n_general=general, big_m=_big_m_rows(matrix, binary),
-                      avg_terms=round(average, 4))
+                      avg_terms=average)
 
 
 def _big_m_rows(matrix: sp.csr_matrix, binary: np.ndarray) -> int:

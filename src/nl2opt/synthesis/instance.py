@@ -86,7 +86,12 @@ def make_instance(spec: InstanceSpec) -> GeneratedInstance:
 
 def _solve(formulation: Formulation, problem_class: ProblemClass,
            time_limit: float | None) -> SolveResult:
-    return solve(formulation, time_limit=time_limit, check=False, problem_class=problem_class)
+    try:
+        return solve(formulation, time_limit=time_limit, check=False,
+                     problem_class=problem_class)
+    except Exception as error:  # noqa: BLE001 - a solver crash leaves this instance unlabeled
+        return SolveResult(termination=Termination.error,
+                           message=f"{type(error).__name__}: {error}")
 
 
 def _variant(formulation: Formulation, result: SolveResult, spec: InstanceSpec):
