@@ -1,0 +1,191 @@
+"""The `nl2opt synth` commands: list families, generate instances, run the full pipeline.
+
+`register(app)` adds the `synth` sub-app to the main CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nl2opt.errors import Nl2OptError
+
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+synth_app = typer.Typer(no_args_is_help=True, help="Synthesize verified problem/formulation "
+                        "pairs (OptMATH-style): instances, labels, texts, SFT data.")
+
+
+def _fail(message: str, code: int = 2):
+    errors.print("[bold red]error:[/] ", end="")
+    errors.print(message, highlight=False, markup=False)
+    raise typer.Exit(code)
+
+
+def parse_band(text: str, what: str) -> tuple[float, float]:
+    """'LO:HI' -> (LO, HI); a clear error otherwise."""
+    low, sep, high = text.partition(":")
+    try:
+        band = (float(low), float(high))
+    except ValueError:
+        band = None
+    if not sep or band is None or band[0] > band[1] or band[0] < 0:
+        _fail(f"{what} must look like LO:HI with 0 <= LO <= HI, e.g. 50:150; got {text!r}")
+    return band
+
+
+@synth_app.command("families")
+def families_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the problem families with their class, domain and size parameters."""
+    from nl2opt.synthesis.families import FAMILIES
+
+    if as_json:
+        rows = [{"name": f.name, "title": f.title, "class": f.problem_class.value,
+                 "domain": f.domain, "sizes": {s.name: [s.low, s.high] for s in f.sizes},
+                 "example": f.example} for f in FAMILIES]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title=f"{len(FAMILIES)} families")
+    for column in ("family", "class", "domain", "sizes (range)"):
+        table.add_column(column)
+    for family in FAMILIES:
+        sizes = ", ".join(f"{s.name} {s.low}-{s.high}" for s in family.sizes)
+        table.add_row(family.name, family.problem_class.value, family.domain, sizes)
+    console.print(table)
+
+
+class Progress:
+    """A rich progress bar on stderr with a running count of outcomes."""
+
+    def __init__(self, title: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        self.progress = RichProgress(TextColumn(f"[bold]{title}"), BarColumn(),
+                                     MofNCompleteColumn(), TimeElapsedColumn(),
+                                     TextColumn("ETA"), TimeRemainingColumn(),
+                                     TextColumn("{task.fields[counts]}"), console=errors)
+        self.task = None
+        self.counts: Counter = Counter()
+
+    def start(self, done: int, todo: int) -> None:
+        self.task = self.progress.add_task("work", total=done + todo, completed=done,
+                                           counts="")
+
+    def advance(self, outcome: str) -> None:
+        self.counts[outcome] += 1
+        text = ", ".join(f"{k} {v}" for k, v in self.counts.most_common())
+        self.progress.update(self.task, advance=1, counts=text)
+
+
+def _settings(families: str, per_family: int, complexity: str, solve_time: str,
+              feasible_rate: float, infeasible_rate: float, unbounded_rate: float,
+              tables: str, seed: int, tune: bool, **extra):
+    from nl2opt.synthesis.families import select_families
+    from nl2opt.synthesis.generate import RunSettings
+
+    if tables not in ("auto", "inline", "files"):
+        _fail(f"--tables must be auto, inline or files; got {tables!r}")
+    if infeasible_rate + unbounded_rate > 1:
+        _fail("--infeasible-rate plus --unbounded-rate must not exceed 1")
+    names = [f.name for f in select_families(families)]
+    return RunSettings(families=names, per_family=per_family, seed=seed,
+                       complexity=parse_band(complexity, "--complexity"),
+                       solve_seconds=parse_band(solve_time, "--solve-time"),
+                       feasible_rate=feasible_rate, infeasible_rate=infeasible_rate,
+                       unbounded_rate=unbounded_rate, tables=tables, tune=tune, **extra)
+
+
+FamiliesOption = typer.Option("all", "--families", help="'all' or comma-separated family "
+                              "names (see `nl2opt synth families`).")
+PerFamilyOption = typer.Option(10, "--per-family", min=1, help="Instances per family.")
+ComplexityOption = typer.Option("50:150", "--complexity", help="S(PD) band LO:HI.")
+SolveTimeOption = typer.Option("0:30", "--solve-time", help="Solve-time band LO:HI in "
+                               "seconds (OptMATH: 0.1:30); HI is also the time limit.")
+FeasibleOption = typer.Option(0.9, "--feasible-rate", help="Least share of feasible "
+                              "instances a tuned setting must give.")
+InfeasibleOption = typer.Option(0.0, "--infeasible-rate", help="Share of instances made "
+                                "infeasible on purpose (labelled so).")
+UnboundedOption = typer.Option(0.0, "--unbounded-rate", help="Share made unbounded on "
+                               "purpose, where the family allows it.")
+TablesOption = typer.Option("auto", "--tables", help="auto: large tables go to CSV files; "
+                            "inline: never; files: every indexed table.")
+SeedOption = typer.Option(0, "--seed", help="Run seed (instances derive theirs from it).")
+TuneOption = typer.Option(True, "--tune/--no-tune", help="Tune sizes with the feedback loop "
+                          "(--no-tune: each family's smallest sizes).")
+WorkersOption = typer.Option(2, "--workers", help="Worker processes (0 or 1: this process).")
+OutOption = typer.Option(..., "--out", help="Output folder (problems.jsonl, data/, ...).")
+ResumeOption = typer.Option(False, "--resume", help="Continue the run in --out.")
+
+
+@synth_app.command("generate")
+def generate_command(families: str = FamiliesOption, per_family: int = PerFamilyOption,
+                     complexity: str = ComplexityOption, solve_time: str = SolveTimeOption,
+                     feasible_rate: float = FeasibleOption,
+                     infeasible_rate: float = InfeasibleOption,
+                     unbounded_rate: float = UnboundedOption, tables: str = TablesOption,
+                     seed: int = SeedOption, tune: bool = TuneOption,
+                     workers: int = WorkersOption, out: Path = OutOption,
+                     resume: bool = ResumeOption) -> None:
+    """The LLM-free part: tune sizes, generate, solve, label and score instances
+    (instances.jsonl with LaTeX statements, CSV tables under data/)."""
+    try:
+        settings = _settings(families, per_family, complexity, solve_time, feasible_rate,
+                             infeasible_rate, unbounded_rate, tables, seed, tune)
+        records = _generate(out, settings, resume, workers)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; continue with the same command plus --resume (--out {out})", 130)
+    except Nl2OptError as error:
+        _fail(str(error))
+    _print_instances(records, out)
+
+
+def _generate(out: Path, settings, resume: bool, workers: int, proposer=None):
+    from nl2opt.synthesis.generate import generate_instances
+
+    progress = Progress("instances")
+
+    def tuned(result) -> None:
+        state = "reached" if result.reached else "NOT reached"
+        errors.print(f"tuned {result.family}: {result.sizes} ({state}, {result.origin})"
+                     + (f" - {result.note}" if result.note else ""), highlight=False,
+                     markup=False)
+
+    with progress.progress:
+        return generate_instances(out, settings, resume=resume, workers=workers,
+                                  proposer=proposer, on_start=progress.start,
+                                  on_tuned=tuned,
+                                  on_instance=lambda r: progress.advance(r.answer_status))
+
+
+def _print_instances(records, out: Path) -> None:
+    counts = Counter((r.family, r.answer_status) for r in records)
+    table = Table(title=f"{len(records)} instances in {out}")
+    for column in ("family", "optimal", "infeasible", "unbounded", "other", "median S(PD)"):
+        table.add_column(column)
+    for family in dict.fromkeys(r.family for r in records):
+        scores = sorted(r.complexity.get("score", 0) for r in records if r.family == family)
+        other = sum(n for (f, s), n in counts.items()
+                    if f == family and s not in ("optimal", "infeasible", "unbounded"))
+        table.add_row(family, *(str(counts[(family, s)]) for s in
+                                ("optimal", "infeasible", "unbounded")), str(other),
+                      f"{scores[len(scores) // 2]:g}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `nl2opt synth ...` to the main CLI."""
+    app.add_typer(synth_app, name="synth")
+
