@@ -19,7 +19,9 @@ from nl2opt.errors import Nl2OptError
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 synth_app = typer.Typer(no_args_is_help=True, help="Synthesize verified problem/formulation "
-                        "pairs (OptMATH-style): instances, labels, texts, SFT data.")
+                        "pairs (OptMATH-style): instances, labels, texts, SFT data. Without a "
+                        "sub-command: the whole pipeline (needs --out).")
+PENDING_EXIT = 3  # stopped cleanly: an offline batch must answer requests first
 
 
 def _fail(message: str, code: int = 2):
@@ -61,9 +63,9 @@ def families_command(as_json: bool = typer.Option(False, "--json", help="Print J
 
 
 class Progress:
-    """A rich progress bar on stderr with a running count of outcomes."""
+    """A rich progress bar per phase (on stderr) with a running count of outcomes."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -73,20 +75,23 @@ class Progress:
         )
         from rich.progress import Progress as RichProgress
 
-        self.progress = RichProgress(TextColumn(f"[bold]{title}"), BarColumn(),
+        self.progress = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(),
                                      TextColumn("ETA"), TimeRemainingColumn(),
                                      TextColumn("{task.fields[counts]}"), console=errors)
         self.task = None
         self.counts: Counter = Counter()
 
-    def start(self, done: int, todo: int) -> None:
-        self.task = self.progress.add_task("work", total=done + todo, completed=done,
-                                           counts="")
+    def phase(self, name: str, done: int, todo: int) -> None:
+        self.counts = Counter()
+        self.task = self.progress.add_task(name, total=done + todo, completed=done, counts="")
 
     def advance(self, outcome: str) -> None:
         self.counts[outcome] += 1
         text = ", ".join(f"{k} {v}" for k, v in self.counts.most_common())
+        decided = self.counts["accepted"] + self.counts["rejected"]
+        if decided:
+            text += f" ({100 * self.counts['accepted'] / decided:.0f}% accepted)"
         self.progress.update(self.task, advance=1, counts=text)
 
 
@@ -155,19 +160,20 @@ def generate_command(families: str = FamiliesOption, per_family: int = PerFamily
 def _generate(out: Path, settings, resume: bool, workers: int, proposer=None):
     from nl2opt.synthesis.generate import generate_instances
 
-    progress = Progress("instances")
-
-    def tuned(result) -> None:
-        state = "reached" if result.reached else "NOT reached"
-        errors.print(f"tuned {result.family}: {result.sizes} ({state}, {result.origin})"
-                     + (f" - {result.note}" if result.note else ""), highlight=False,
-                     markup=False)
+    progress = Progress()
 
     with progress.progress:
         return generate_instances(out, settings, resume=resume, workers=workers,
-                                  proposer=proposer, on_start=progress.start,
-                                  on_tuned=tuned,
+                                  proposer=proposer, on_tuned=_print_tuned,
+                                  on_start=lambda d, t: progress.phase("instances", d, t),
                                   on_instance=lambda r: progress.advance(r.answer_status))
+
+
+def _print_tuned(result) -> None:
+    state = "reached" if result.reached else "NOT reached"
+    errors.print(f"tuned {result.family}: {result.sizes} ({state}, {result.origin})"
+                 + (f" - {result.note}" if result.note else ""), highlight=False,
+                 markup=False)
 
 
 def _print_instances(records, out: Path) -> None:
@@ -183,6 +189,94 @@ def _print_instances(records, out: Path) -> None:
                                 ("optimal", "infeasible", "unbounded")), str(other),
                       f"{scores[len(scores) // 2]:g}")
     console.print(table)
+
+
+def _split(text: str, known: dict, what: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        _fail(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+    return names
+
+
+LlmOption = typer.Option(None, "--llm", help="LLM spec (vllm:, openai:, batch:, replay:, "
+                         "record:); default env NL2OPT_LLM.")
+StylesOption = typer.Option("story,table,spec", "--styles", help="Text styles, chosen per "
+                            "instance.")
+CritiqueOption = typer.Option(3, "--critique-rounds", min=0, help="Critique/refine rounds.")
+AugmentOption = typer.Option("", "--augment", help="Augmentations of accepted pairs: "
+                             "rephrase, domain, parameters, constraint, objective "
+                             "(comma-separated).")
+LlmSettingsOption = typer.Option(False, "--llm-settings", help="Let the LLM propose sizes "
+                                 "before the search.")
+ForwardRoundsOption = typer.Option(3, "--forward-rounds", min=0, help="Repair rounds when "
+                                   "formulating the texts again.")
+BatchSizeOption = typer.Option(64, "--batch-size", min=1, help="Pairs per LLM wave.")
+OptionalOutOption = typer.Option(None, "--out", help="Output folder.")
+
+
+@synth_app.callback(invoke_without_command=True)
+def synth_command(ctx: typer.Context, families: str = FamiliesOption,
+                  per_family: int = PerFamilyOption, complexity: str = ComplexityOption,
+                  solve_time: str = SolveTimeOption, feasible_rate: float = FeasibleOption,
+                  infeasible_rate: float = InfeasibleOption,
+                  unbounded_rate: float = UnboundedOption, tables: str = TablesOption,
+                  seed: int = SeedOption, tune: bool = TuneOption,
+                  llm: str | None = LlmOption, styles: str = StylesOption,
+                  critique_rounds: int = CritiqueOption, augment: str = AugmentOption,
+                  llm_settings: bool = LlmSettingsOption,
+                  forward_rounds: int = ForwardRoundsOption,
+                  batch_size: int = BatchSizeOption, workers: int = WorkersOption,
+                  out: Path | None = OptionalOutOption,
+                  resume: bool = ResumeOption) -> None:
+    """Generate instances, write their texts, verify them and export the dataset."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from nl2opt.synthesis.texts import AUGMENTATIONS, STYLES
+
+    if out is None:
+        _fail("--out is required: the folder for problems.jsonl, data/, the SFT export")
+    extra = {"llm": llm, "styles": _split(styles, STYLES, "style"),
+             "critique_rounds": critique_rounds, "llm_settings": llm_settings,
+             "augment": _split(augment, AUGMENTATIONS, "augmentation")}
+    try:
+        settings = _settings(families, per_family, complexity, solve_time, feasible_rate,
+                             infeasible_rate, unbounded_rate, tables, seed, tune, **extra)
+        _synthesize(out, settings, resume, workers, batch_size, forward_rounds)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; continue with the same command plus --resume (--out {out})", 130)
+    except Nl2OptError as error:
+        _fail(str(error))
+
+
+def _synthesize(out: Path, settings, resume: bool, workers: int, batch_size: int,
+                forward_rounds: int) -> None:
+    from nl2opt.llm.spec import default_spec, make_llm
+    from nl2opt.synthesis.llm_calls import SynthPending
+    from nl2opt.synthesis.outputs import write_outputs
+    from nl2opt.synthesis.run import RunHooks, synthesize
+
+    spec = settings.llm or default_spec()
+    progress = Progress()
+    hooks = RunHooks(on_start=lambda d, t: progress.phase("instances", d, t),
+                     on_instance=lambda r: progress.advance(r.answer_status),
+                     on_tuned=_print_tuned,
+                     on_pairs=lambda d, t: progress.phase("pairs", d, t),
+                     on_record=lambda r: progress.advance(
+                         "accepted" if r.acceptance.accepted else "rejected"))
+    try:
+        with progress.progress:
+            synthesize(out, settings, make_llm(spec), llm_name=spec, resume=resume,
+                       workers=workers, batch_size=batch_size, forward_rounds=forward_rounds,
+                       hooks=hooks)
+    except SynthPending as pending:
+        written = write_outputs(out)
+        errors.print(f"{pending}\nThe answered part is written ({written.summary()}). Answer "
+                     "the queued requests, then run the same command with --resume.",
+                     highlight=False, markup=False)
+        raise typer.Exit(PENDING_EXIT) from None
+    written = write_outputs(out)
+    console.print(f"{written.summary()} -> {out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,21 +10,18 @@ finished uids are skipped, and a torn last line is cut.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from nl2opt.synthesis.families import get_family, select_families
 from nl2opt.synthesis.family import SynthesisError
-from nl2opt.synthesis.instance import GeneratedInstance
 from nl2opt.synthesis.plan import PlanEntry, plan_family, realize
 from nl2opt.synthesis.records import INSTANCES_FILE, InstanceRecord, JsonlLog, read_records
-from nl2opt.synthesis.store import write_tables
+from nl2opt.synthesis.store import write_json, write_tables
 from nl2opt.synthesis.tuning import Proposer, Targets, Tuning, tune_family
+from nl2opt.synthesis.workers import in_processes
 
 SETTINGS_FILE = "synth.json"
 TUNING_FILE = "tuning.json"
@@ -46,6 +43,7 @@ class RunSettings(BaseModel):
     table_threshold: int = 40
     probes: int = 3
     tune: bool = True
+    llm_settings: bool = False  # let the LLM propose sizes before the search
     llm: str | None = None
     styles: list[str] = Field(default_factory=list)
     critique_rounds: int = 3
@@ -77,7 +75,7 @@ def open_run(out: Path, settings: RunSettings, resume: bool) -> RunSettings:
                                  + "; ".join(changed) + "). Use the original settings or a "
                                  "new --out folder.")
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(path, settings.model_dump(mode="json"))
+    write_json(path, settings.model_dump(mode="json"))
     return settings
 
 
@@ -97,7 +95,7 @@ def tune_all(out: Path, settings: RunSettings, proposer: Proposer | None = None,
         tuned[name] = {"sizes": result.sizes, "reached": result.reached,
                        "origin": result.origin, "note": result.note,
                        "probes": len(result.probes)}
-        _write_json(path, tuned)  # after each family: a kill loses at most one tuning
+        write_json(path, tuned)  # after each family: a kill loses at most one tuning
         if on_tuned is not None:
             on_tuned(result)
     return tuned
@@ -132,44 +130,9 @@ def generate_instances(out: str | Path, settings: RunSettings, *, resume: bool =
     if on_start is not None:
         on_start(len(done), len(todo))
     with JsonlLog(out / INSTANCES_FILE) as log:
-        for generated in realize_all(todo, workers):
+        for _, generated in in_processes(realize, todo, workers):
             write_tables(out, generated.tables)  # data first: a record never lacks its files
             log.append(generated.record)
             if on_instance is not None:
                 on_instance(generated.record)
     return read_records(out / INSTANCES_FILE, InstanceRecord)
-
-
-def realize_all(entries: list[PlanEntry], workers: int) -> Iterator[GeneratedInstance]:
-    """Realise entries in `workers` processes (0 or 1: here), yielding as they finish."""
-    if workers <= 1 or len(entries) <= 1:
-        yield from map(realize, entries)
-        return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["nl2opt.synthesis.plan"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from _as_finished(pool, entries, 4 * workers)
-
-
-def _as_finished(pool: ProcessPoolExecutor, entries: Iterable[PlanEntry], window: int
-                 ) -> Iterator[GeneratedInstance]:
-    """Keep at most `window` entries in flight (so a kill loses little queued work)."""
-    queue = iter(entries)
-    running: set[Future] = set()
-    while True:
-        while len(running) < window:
-            entry = next(queue, None)
-            if entry is None:
-                break
-            running.add(pool.submit(realize, entry))
-        if not running:
-            return
-        finished, running = wait(running, return_when=FIRST_COMPLETED)
-        for future in finished:
-            yield future.result()
-
-
-def _write_json(path: Path, data) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)

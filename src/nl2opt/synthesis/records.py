@@ -15,6 +15,8 @@ before appending again, so a resumed run loses and duplicates nothing.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -109,6 +111,12 @@ class JsonlLog(ResultsLog):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._cut_torn_tail()
         self._handle = self.path.open("a", encoding="utf-8")
+
+    def append_json(self, data: dict) -> None:
+        """Append a plain JSON object (fsync'd, like `append`)."""
+        self._handle.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
 
 def read_records(path: str | Path, model: type[Record]) -> list[Record]:

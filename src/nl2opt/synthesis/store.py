@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -25,9 +26,19 @@ def write_tables(out_dir: str | Path, tables: tuple[DataTable, ...] | list[DataT
         if root not in target.parents:
             raise SynthesisError(f"table path {table.path!r} leaves the output folder {root}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_text(table.text, encoding="utf-8")
-        os.replace(temporary, target)
+        write_text(target, table.text)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (a kill never leaves half a file)."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write text atomically."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def read_tables(out_dir: str | Path, paths: list[str]) -> list[DataTable]:

@@ -71,8 +71,8 @@ def lot_sizing(sizes, rng):
     m.param("demand", ["T"], demand, "demand in a period", "units")
     m.scalar("setup_cost", int(rng.integers(50, 200)), "cost of a production set-up", "$")
     m.scalar("holding", int(rng.integers(1, 5)), "cost of holding a unit for a period", "$")
-    m.scalar("max_lot", int(demand.sum()), "most that can be made in a period (total demand)",
-             "units")
+    m.scalar("max_lot", int(demand.sum()), "most that can be made in a period (the total "
+             "demand, in units)")
     m.var("make", ["T"], "continuous", "units produced")
     m.var("stock", ["T"], "continuous", "stock at the end of the period")
     m.var("setup", ["T"], "binary", "1 if production is set up")

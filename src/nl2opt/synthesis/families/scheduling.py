@@ -87,7 +87,7 @@ def job_shop(sizes, rng):
     m.set("M", range(1, nm + 1), "machines", "machine")
     m.param("duration", ["J", "M"], duration, "processing time of a job on a machine", "h")
     m.param("step", ["J", "M"], rank, "position of the machine in the job's route")
-    m.scalar("horizon", int(duration.sum()), "an upper bound on any schedule's length", "h")
+    m.scalar("horizon", int(duration.sum()), "an upper bound on any schedule's length (h)")
     m.var("start", ["J", "M"], "continuous", "start time of a job on a machine")
     m.var("first", ["J", "J", "M"], "binary", "1 if the first job precedes the second on the "
           "machine")
@@ -116,7 +116,7 @@ def flow_shop(sizes, rng):
     m.set("J", range(1, nj + 1), "jobs", "job")
     m.set("M", range(1, nm + 1), "machines in line order", "machine")
     m.param("duration", ["J", "M"], duration, "processing time", "min")
-    m.scalar("horizon", int(duration.sum()), "an upper bound on any schedule's length", "min")
+    m.scalar("horizon", int(duration.sum()), "an upper bound on any schedule's length (min)")
     m.var("finish", ["J", "M"], "continuous", "completion time of a job on a machine")
     m.var("first", ["J", "J"], "binary", "1 if the first job comes before the second")
     m.var("makespan", [], "continuous", "completion time of the last job")
