@@ -27,8 +27,7 @@ class Responder:
     def __call__(self, body: dict) -> dict:
         system = body["messages"][0]["content"]
         user = body["messages"][-1]["content"]
-        if system.startswith("You write optimization word problems") or \
-                system.startswith("You revise"):
+        if system.startswith(("You write optimization word problems", "You revise")):
             return {"text": self._text(user)}
         if system.startswith("You check that a word problem"):
             return {"verdict": "complete", "discrepancies": []}

@@ -4,6 +4,7 @@ real command in a subprocess against a local OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -38,7 +39,7 @@ def check_chat_record(record: dict) -> None:
     jsonschema.validate(record, CHAT_SCHEMA)
     roles = [m["role"] for m in record["messages"]]
     assert roles[0] == "system" and roles[-1] == "assistant"
-    assert all(a != b for a, b in zip(roles[1:], roles[2:])), roles  # user/assistant alternate
+    assert all(a != b for a, b in itertools.pairwise(roles)), roles  # user/assistant alternate
     reply = json.loads(record["messages"][-1]["content"])
     jsonschema.validate(reply, reply_schema())
     Formulation.model_validate(reply["formulation"])

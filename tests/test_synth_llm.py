@@ -47,8 +47,8 @@ def test_faithful_text_accepted_and_dropped_constraint_rejected(tmp_path):
                                              key=lambda r: r.uid)]
     dropped = {**sources[1], "constraints": []}
     llm = replies({"text": "A hiker packs items ..."}, {"text": "Pack items, no limit."},
-                  {"verdict": "discrepancies", "discrepancies": ["The weight limit of the "
-                                                                 "knapsack is missing."]},
+                  {"verdict": "discrepancies", "discrepancies": [("The weight limit of the "
+                                                                 "knapsack is missing.")]},
                   complete(), {"text": "A hiker packs items within 30 kg ..."}, complete(),
                   formulate(sources[0]), formulate(dropped))
     synthesize(tmp_path, run, llm, resume=True)
@@ -65,7 +65,7 @@ def test_faithful_text_accepted_and_dropped_constraint_rejected(tmp_path):
     assert f"vs label optimal {bad.answer:.10g}" in bad.acceptance.reason
     assert bad.recovered["constraints"] == []
     # The refine request told the LLM what the critic found.
-    refine = [r for r in llm.requests if r.prompt_id == "synth_refine.v1"][0]
+    refine = next(r for r in llm.requests if r.prompt_id == "synth_refine.v1")
     assert "- The weight limit of the knapsack is missing." in refine.messages[-1].content
 
 
