@@ -69,7 +69,7 @@ def vrp(sizes, rng):
     m.constraint("no_loop", "drive[i, i] == 0", "no place to itself", ["i in L"])
     m.constraint("fleet", "sum(drive['depot', j] for j in V) <= vans", "at most the available "
                  "vans leave the depot")
-    m.constraint("return", "sum(drive['depot', j] for j in V) == sum(drive[i, 'depot'] for i "
+    m.constraint("vans_return", "sum(drive['depot', j] for j in V) == sum(drive[i, 'depot'] for i "
                  "in V)", "every van returns")
     m.constraint("capacity_flow", "load[j] >= load[i] + demand[j] - capacity * (1 - "
                  "drive[i, j])", "load grows along a route (also excludes subtours)",
