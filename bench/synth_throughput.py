@@ -95,7 +95,7 @@ def baseline_one(entry, folder: Path) -> float | None:
     work = folder / entry.spec.uid
     work.mkdir()
     (work / "model.py").write_text(script)
-    done = subprocess.run([sys.executable, "model.py"], cwd=work, capture_output=True,
+    done = subprocess.run([sys.executable, "model.py"], cwd=work, capture_output=True, check=False,
                           text=True, timeout=300)
     found = re.search(r"^OBJECTIVE = (\S+)$", done.stdout, re.MULTILINE)
     return float(found.group(1)) if found else None
