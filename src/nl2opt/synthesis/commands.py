@@ -88,6 +88,9 @@ class Progress:
 
     def advance(self, outcome: str) -> None:
         self.counts[outcome] += 1
+        task = next(t for t in self.progress.tasks if t.id == self.task)
+        if task.total is not None and task.completed >= task.total:  # augmented pairs
+            self.progress.update(self.task, total=task.completed + 1)
         text = ", ".join(f"{k} {v}" for k, v in self.counts.most_common())
         decided = self.counts["accepted"] + self.counts["rejected"]
         if decided:
