@@ -9,6 +9,7 @@ import json
 
 from synth_llm_helpers import Responder, answer_batch
 
+from nl2opt.formulation.model import Formulation
 from nl2opt.llm.batch import BatchBackend
 from nl2opt.llm.scripted import ScriptedBackend
 from nl2opt.synthesis.generate import RunSettings, generate_instances
@@ -190,3 +191,30 @@ def test_a_model_without_its_constraints_is_rejected_even_if_the_checker_maps_it
                                     label, "optimal", 0.0))
     assert not verdict.accepted and verdict.stage == "verify"
     assert f"recovered optimal 0 vs label optimal {label:.10g} differ" in verdict.reason
+
+
+def test_isomorphic_models_need_no_solve():
+    from nl2opt.equivalence import from_formulation
+    from nl2opt.synthesis.augment import rename_variables
+    from nl2opt.synthesis.families import get_family
+    from nl2opt.synthesis.verify import isomorphic
+
+    source = get_family("job_shop").generate({}, 3)
+    data = rename_variables(source.to_dict())
+    data["constraints"] = data["constraints"][::-1]  # another order
+    first = data["constraints"][0]
+    lhs, rhs = first["expression"].split(">=")
+    first["expression"] = f"-({lhs}) <= -({rhs})"  # the same row, both sides negated
+    assert isomorphic(from_formulation(source), from_formulation(Formulation.model_validate(
+        data)))
+    scaled = dict(data, constraints=[dict(first, expression=f"2 * ({lhs}) >= 2 * ({rhs})"),
+                                     *data["constraints"][1:]])
+    assert isomorphic(from_formulation(source),
+                      from_formulation(Formulation.model_validate(scaled)))
+    shifted = dict(data, constraints=[dict(first, expression=f"{lhs} >= {rhs} + 1"),
+                                      *data["constraints"][1:]])
+    assert not isomorphic(from_formulation(source),
+                          from_formulation(Formulation.model_validate(shifted)))
+    fewer = dict(data, constraints=data["constraints"][1:])
+    assert not isomorphic(from_formulation(source),
+                          from_formulation(Formulation.model_validate(fewer)))

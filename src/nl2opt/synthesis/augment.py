@@ -17,6 +17,7 @@ get the text-only augmentations.
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 
@@ -62,6 +63,25 @@ def _scale(value, rng):
     if isinstance(value, int):
         return round(scaled) if value else 0
     return round(scaled, 4)
+
+
+def rename_variables(formulation: dict, prefix: str = "v_") -> dict:
+    """The formulation with every decision variable renamed (prefix + name) in its
+    declarations and expressions: a model that only structure can match to the source
+    (used to check that verification does not rely on names)."""
+    names = [v["name"] for v in formulation["variables"]]
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    changed = copy.deepcopy(formulation)
+    for variable in changed["variables"]:
+        variable["name"] = prefix + variable["name"]
+        for side in ("lower", "upper"):
+            if isinstance(variable.get(side), str):
+                variable[side] = pattern.sub(prefix + r"\1", variable[side])
+    for element in (changed["objective"], *changed.get("constraints", [])):
+        for key in ("expression", "where"):
+            if isinstance(element.get(key), str):
+                element[key] = pattern.sub(prefix + r"\1", element[key])
+    return changed
 
 
 def label(formulation: dict, data_dir: str, time_limit: float | None) -> dict:

@@ -1,7 +1,9 @@
 """Accept or reject a text/formulation pair: a pure function of picklable data.
 
 The formulation recovered from the text by nl2opt's pipeline is compared with
-the source formulation by `nl2opt.equivalent`. Equivalent: accepted (rule
+the source formulation: first by `isomorphic` (the compiled models are the same up
+to names and order: a certificate without any solve, and the usual case for a
+faithful text), else by `nl2opt.equivalent`. Equivalent: accepted (rule
 "equivalence"). Not equivalent: rejected, with the checker's reason and
 counterexample. Unknown (no complete variable map, a nonconvex or mixed-integer
 quadratic model, a solve cut short): the fallback rule compares the recovered
@@ -19,8 +21,13 @@ model's optimum (reproduced in tests/test_synth_llm.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
+import scipy.sparse as sp
+
+from nl2opt.equivalence.instance import InstanceModel
+from nl2opt.equivalence.matching import name_matching, wl_matching
 from nl2opt.errors import Nl2OptError
 from nl2opt.evaluation.scoring import CANONICAL_TOLERANCE, score
 from nl2opt.formulation.model import Formulation
@@ -72,11 +79,14 @@ def verify_pair(job: VerifyJob) -> Acceptance:
 
 
 def _equivalence(job: VerifyJob) -> tuple[str, str]:
-    from nl2opt.equivalence import equivalent
+    from nl2opt.equivalence import equivalent, from_formulation
 
     try:
         source = Formulation.model_validate(job.source).with_data_dir(job.data_dir)
         recovered = Formulation.model_validate(job.recovered).with_data_dir(job.data_dir)
+        if isomorphic(from_formulation(source), from_formulation(recovered)):
+            return "equivalent", ("the compiled models are the same up to the names and "
+                                  "order of variables and constraints")
         report = equivalent(source, recovered, samples=job.samples,
                             time_limit=job.time_limit, budget=4 * job.time_limit)
     except Nl2OptError as error:
@@ -93,3 +103,58 @@ def _outcome(job: VerifyJob) -> str:
 
     return (f"recovered {show(job.recovered_status, job.recovered_objective)} vs label "
             f"{show(job.answer_status, job.answer)}")
+
+
+def isomorphic(a: InstanceModel, b: InstanceModel) -> bool:
+    """Are two instantiated models identical up to renaming and reordering columns and
+    rows, and scaling a row by a nonzero factor (which also covers negating it)? A
+    certificate of equivalence that needs no solve, checked first."""
+    if (a.num_cols, a.num_rows, a.maximize) != (b.num_cols, b.num_rows, b.maximize) or \
+            a.has_quadratic or b.has_quadratic or not np.isclose(a.offset, b.offset):
+        return False
+    a, b = _unit_rows(a), _unit_rows(b)
+    mapping = name_matching(a, b)
+    if len(set(mapping.values())) != a.num_cols:
+        mapping = wl_matching(a, b) or {}
+    if len(set(mapping.values())) != a.num_cols:
+        return False
+    order = np.array([mapping[k] for k in range(a.num_cols)], dtype=np.int64)
+    same = all(np.allclose(x, y[order], rtol=1e-9, atol=1e-12) for x, y in (
+        (a.lower, b.lower), (a.upper, b.upper), (a.objective, b.objective))) and \
+        np.array_equal(a.integer, b.integer[order])
+    return same and sorted(_rows(a, order)) == sorted(_rows(b, None))
+
+
+def _unit_rows(model: InstanceModel) -> InstanceModel:
+    """The model with each row divided by its largest |coefficient| (so structure
+    matching sees `2x + 2y <= 4` and `x + y <= 2` alike)."""
+    matrix = model.matrix.tocsr()
+    scale = np.ones(model.num_rows)
+    if matrix.nnz:
+        largest = abs(matrix).max(axis=1).toarray().ravel()
+        scale = np.where(largest > 0, largest, 1.0)
+    inverse = sp.diags(1.0 / scale)
+    return replace(model, matrix=(inverse @ matrix).tocsr(), row_lower=model.row_lower / scale,
+                   row_upper=model.row_upper / scale)
+
+
+def _rows(model: InstanceModel, order: np.ndarray | None) -> list[tuple]:
+    """Each (unit-scaled) row as a canonical tuple: columns in the other model's
+    numbering when `order` is given, and of the row and its negation the smaller (so
+    `x + y <= 2` and `-x - y >= -2` compare equal)."""
+    matrix = model.matrix.tocsr()
+    rows = []
+    for r in range(model.num_rows):
+        span = slice(matrix.indptr[r], matrix.indptr[r + 1])
+        cols, coefs = matrix.indices[span], matrix.data[span]
+        cols = order[cols] if order is not None else cols
+        terms = sorted(zip(cols.tolist(), (_digits(c) for c in coefs)))
+        low, high = _digits(model.row_lower[r]), _digits(model.row_upper[r])
+        negated = (sorted((c, -v) for c, v in terms), -high, -low)
+        rows.append(min((terms, low, high), negated))
+    return rows
+
+
+def _digits(value: float) -> float:
+    """A value to 9 significant digits (so solver-free comparisons ignore rounding)."""
+    return float(f"{value:.9g}")
