@@ -218,3 +218,8 @@ def test_isomorphic_models_need_no_solve():
     fewer = dict(data, constraints=data["constraints"][1:])
     assert not isomorphic(from_formulation(source),
                           from_formulation(Formulation.model_validate(fewer)))
+    portfolio = get_family("portfolio").generate({"assets": 5}, 2)
+    same = Formulation.model_validate(rename_variables(portfolio.to_dict()))
+    assert isomorphic(from_formulation(portfolio), from_formulation(same))
+    other = get_family("portfolio").generate({"assets": 5}, 3)
+    assert not isomorphic(from_formulation(portfolio), from_formulation(other))

@@ -110,7 +110,7 @@ def isomorphic(a: InstanceModel, b: InstanceModel) -> bool:
     rows, and scaling a row by a nonzero factor (which also covers negating it)? A
     certificate of equivalence that needs no solve, checked first."""
     if (a.num_cols, a.num_rows, a.maximize) != (b.num_cols, b.num_rows, b.maximize) or \
-            a.has_quadratic or b.has_quadratic or not np.isclose(a.offset, b.offset):
+            not np.isclose(a.offset, b.offset):
         return False
     a, b = _unit_rows(a), _unit_rows(b)
     mapping = name_matching(a, b)
@@ -122,7 +122,20 @@ def isomorphic(a: InstanceModel, b: InstanceModel) -> bool:
     same = all(np.allclose(x, y[order], rtol=1e-9, atol=1e-12) for x, y in (
         (a.lower, b.lower), (a.upper, b.upper), (a.objective, b.objective))) and \
         np.array_equal(a.integer, b.integer[order])
-    return same and sorted(_rows(a, order)) == sorted(_rows(b, None))
+    return same and sorted(_rows(a, order)) == sorted(_rows(b, None)) and \
+        _quadratic(a, order) == _quadratic(b, None)
+
+
+def _quadratic(model: InstanceModel, order: np.ndarray | None) -> list[tuple]:
+    """The quadratic objective's terms (i <= j, summed), columns renumbered by `order`."""
+    if not model.has_quadratic:
+        return []
+    q = model.quadratic.tocoo()
+    rows, cols = (order[q.row], order[q.col]) if order is not None else (q.row, q.col)
+    terms: dict[tuple[int, int], float] = {}
+    for i, j, value in zip(np.minimum(rows, cols), np.maximum(rows, cols), q.data):
+        terms[(int(i), int(j))] = terms.get((int(i), int(j)), 0.0) + float(value)
+    return sorted((key, _digits(value)) for key, value in terms.items() if value)
 
 
 def _unit_rows(model: InstanceModel) -> InstanceModel:
