@@ -16,8 +16,6 @@ from pathlib import Path
 
 from llm_server import chat_completion
 
-from nl2opt.llm.batch import written_custom_ids
-
 
 class Responder:
     def __init__(self, drop_constraints: tuple[str, ...] = ()) -> None:
@@ -51,7 +49,8 @@ def answer_batch(directory: Path, responder: Responder, model: str) -> int:
     """Answer every queued request of a batch: folder, as `vllm run-batch` would."""
     requests = directory / "requests.jsonl"
     responses = directory / "responses.jsonl"
-    done = written_custom_ids(responses) if responses.exists() else set()
+    done = {json.loads(line)["custom_id"] for line in responses.read_text().splitlines()} \
+        if responses.exists() else set()
     answered = 0
     with responses.open("a") as handle:
         for line in requests.read_text().splitlines():

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nl2opt.evaluation.runner import ItemState, PendingAnswer, Problem, read_answer, solve_stage
+from nl2opt.evaluation.solve_cache import SolveCache
 from nl2opt.evaluation.solve_stage import SolvePool
 from nl2opt.llm.types import LLMError, LLMRequest
 from nl2opt.pipeline.run import (
@@ -41,12 +42,13 @@ def forward_model(problems: list[Problem], cache: AnswerCache, options: Pipeline
     """Recovered formulations by uid for the problems that finished, and the uids of
     those still waiting for an offline batch."""
     states = [ItemState(problem) for problem in problems]
+    solves = SolveCache(pool)  # identical answers of one chunk are solved once
     waiting: set[str] = set()
     for round_number in range(options.rounds + 1):
         open_states = [s for s in states if not s.finished and s.problem.uid not in waiting]
         if not open_states:
             break
-        solve_stage(_ask_round(open_states, cache, options, round_number, waiting), pool,
+        solve_stage(_ask_round(open_states, cache, options, round_number, waiting), solves,
                     options)
         for state in open_states:
             if state.problem.uid not in waiting and (state.settled or

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from nl2opt.datasets.types import AnswerStatus
-from nl2opt.evaluation.records import ResultsLog, _complete_lines
+from nl2opt.evaluation.records import ResultsLog, complete_lines
 
 INSTANCES_FILE = "instances.jsonl"
 PROBLEMS_FILE = "problems.jsonl"
@@ -126,7 +126,7 @@ def read_records(path: str | Path, model: type[Record]) -> list[Record]:
     if not path.exists():
         return []
     records, seen = [], set()
-    for line in _complete_lines(path):
+    for line in complete_lines(path):
         record = model.model_validate_json(line)
         uid = getattr(record, "uid", None)
         if uid not in seen:
