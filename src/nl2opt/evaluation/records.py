@@ -12,6 +12,7 @@ present, so records are never duplicated.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,21 @@ class EvalRecord(BaseModel):
     # Sampling and voting.
     samples: list[SampleSummary] = Field(default_factory=list)
     agreement: float | None = None
+    vote_method: str = ""  # "equivalence" or "objective" (several samples only)
+    vote_classes: list[dict[str, Any]] = Field(default_factory=list)
+    objective_vote_status: str | None = None  # what voting by objective value answers
+    objective_vote_objective: float | None = None
+    objective_vote_correct: bool = False
+    # Semantic review: the answer before the review changed anything.
+    review_enabled: bool = False
+    reviews: int = 0
+    review_findings: int = 0
+    prereview_status: str | None = None
+    prereview_objective: float | None = None
+    prereview_correct: bool = False
+    # Interpretation alternatives of the answer (primary first in each choice), scored.
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)
+    alternative_matched: bool = False  # the label matched a non-primary interpretation
     # Cost.
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -152,12 +168,14 @@ class RunConfig(BaseModel):
     memory_mb: int | None = None
     batch_size: int = 64
     library: str | None = None  # experience library file, if one was used
+    review: bool | None = None  # the semantic review; None: on when rounds > 0
+    vote: str = "equivalence"  # how several samples vote
 
     def resume_key(self) -> dict[str, Any]:
         """What must not change between a run and its resumption (the dataset is compared
         by name and file hash, not by how its path was spelt)."""
         return self.model_dump(include={"llm", "rounds", "samples", "solver", "time_limit",
-                                        "library"})
+                                        "library", "review", "vote"})
 
 
 class RunInfo(BaseModel):
@@ -237,6 +255,32 @@ def read_own_records(run_dir: str | Path) -> list[EvalRecord]:
     """`own_records` of a run directory (every record when run.json is absent)."""
     info = read_run_info(run_dir) if (Path(run_dir) / RUN_FILE).exists() else None
     return own_records(read_results(run_dir), info)
+
+
+def complete_lines(path: Path) -> list[str]:
+    """The JSON lines of an append-only file, blank lines skipped: a last line without
+    its newline counts when it is whole JSON and is ignored as torn otherwise; any other
+    line that is not JSON raises EvaluationError naming it."""
+    lines = path.read_bytes().split(b"\n")
+    tail = lines.pop()
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise EvaluationError(
+                f"{path}:{number} is not a JSON record ({error}); only the last line can be "
+                "torn by a kill. Delete the damaged line and resume.") from None
+        kept.append(line.decode("utf-8"))
+    try:
+        if tail.strip():
+            json.loads(tail)
+            kept.append(tail.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass  # torn by a kill
+    return kept
 
 
 def _parse_record(path: Path, number: int, line: bytes) -> EvalRecord:
