@@ -76,10 +76,10 @@ def pass_model(highs, model: ArrayModel) -> None:
         else highspy.ObjSense.kMinimize
     checked(highs.passModel(
         model.num_cols, model.num_rows, matrix.nnz, int(highspy.MatrixFormat.kRowwise),
-        int(sense), model.objective_offset, _floats(model.objective), _floats(model.col_lower),
-        _floats(model.col_upper), _floats(model.row_lower), _floats(model.row_upper),
-        _ints(matrix.indptr), _ints(matrix.indices), _floats(matrix.data),
-        _ints(model.integrality)), "the model (passModel)")
+        int(sense), model.objective_offset, as_float64(model.objective), as_float64(model.col_lower),
+        as_float64(model.col_upper), as_float64(model.row_lower), as_float64(model.row_upper),
+        as_int32(matrix.indptr), as_int32(matrix.indices), as_float64(matrix.data),
+        as_int32(model.integrality)), "the model (passModel)")
     if model.quadratic is not None and model.quadratic.nnz:
         if model.integrality.any():
             raise NotSupportedError("HiGHS cannot solve quadratic objectives with integer "
@@ -90,11 +90,11 @@ def pass_model(highs, model: ArrayModel) -> None:
                 "the quadratic objective (passHessian)")
 
 
-def _floats(values: np.ndarray) -> np.ndarray:
+def as_float64(values) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)  # no copy when it already is
 
 
-def _ints(values: np.ndarray) -> np.ndarray:
+def as_int32(values) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.int32)
 
 
@@ -138,7 +138,7 @@ def hessian_arrays(upper: sp.coo_matrix) -> tuple[np.ndarray, np.ndarray, np.nda
     values = np.where(diagonal, 2.0 * upper.data, upper.data)
     lower = sp.csc_matrix((values, (upper.col, upper.row)), shape=upper.shape)
     lower.sort_indices()
-    return _ints(lower.indptr), _ints(lower.indices), _floats(lower.data)
+    return as_int32(lower.indptr), as_int32(lower.indices), as_float64(lower.data)
 
 
 def to_highs_hessian(model):
@@ -292,7 +292,7 @@ def _disambiguate(highs, model: ArrayModel, options: SolveOptions) -> Terminatio
     run_highs(highs, options)
     found = model_status(highs)
     # Back to the model as it was, so the instance can be solved again (HighsSession).
-    checked(highs.changeColsCost(model.num_cols, every, _floats(model.objective)),
+    checked(highs.changeColsCost(model.num_cols, every, as_float64(model.objective)),
             "the objective")
     set_option(highs, "presolve", "choose")
     if found is Termination.optimal:

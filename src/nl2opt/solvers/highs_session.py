@@ -24,8 +24,8 @@ from nl2opt.formulation.model import Sense
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import (
     HighsDirectBackend,
-    _floats,
     _highspy,
+    as_float64,
     build_highs,
     checked,
 )
@@ -114,7 +114,7 @@ def _changed(old: np.ndarray, new: np.ndarray) -> np.ndarray:
 def _change(method, what: str, old: np.ndarray, new: np.ndarray, *values: np.ndarray) -> None:
     index = _changed(old, new)
     if index.size:
-        checked(method(index.size, index, *(_floats(v[index]) for v in values)),
+        checked(method(index.size, index, *(as_float64(v[index]) for v in values)),
                 f"the changed {what}")
 
 
