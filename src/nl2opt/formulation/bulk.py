@@ -47,28 +47,31 @@ def element_of(text: str):
     return stripped
 
 
-def nested_rows(mapping, depth: int) -> list[tuple] | None:
-    """(key..., value) rows of a nested mapping `depth` levels deep; None when a level
-    is not a mapping (the per-entry loop words that error)."""
-    rows: list[tuple] = []
+def nested_columns(mapping, depth: int) -> list[list] | None:
+    """The index columns and the value column of a mapping nested `depth` levels deep,
+    in the per-entry loop's (depth-first) order; None when a level is not a mapping
+    (the per-entry loop words that error)."""
+    columns: list[list] = [[] for _ in range(depth + 1)]
     stack = [((), mapping)]
     while stack:
         prefix, level = stack.pop()
         if not isinstance(level, dict):
             return None
         if len(prefix) == depth - 1:
-            rows.extend((*prefix, key, value) for key, value in level.items())
+            for column, key in zip(columns, prefix):
+                column.extend([key] * len(level))
+            columns[depth - 1].extend(level.keys())
+            columns[depth].extend(level.values())
         else:
             stack.extend((prefix + (key,), inner) for key, inner in reversed(level.items()))
-    return rows
+    return columns
 
 
 def fill(values: np.ndarray, rows: Iterable[Sequence], index_sets: Sequence) -> bool:
     """Write rows (index elements, then the value) into `values`, later rows winning as
     in the per-entry loop. False, with `values` untouched, as soon as any row is not
     plainly right."""
-    width = len(index_sets) + 1
-    if any(len(row) != width for row in rows):
+    if rows and set(map(len, rows)) != {len(index_sets) + 1}:
         return False
     return fill_columns(values, (list(zip(*chunk)) for chunk in _chunks(iter(rows))),
                         index_sets)
@@ -142,7 +145,7 @@ def _range_positions(column: Sequence, set_data) -> np.ndarray | None:
 def finite_numbers(column: Sequence) -> np.ndarray | None:
     """The values as floats (Python's `float`, as the per-entry loop reads them), or None
     if any is a bool, not a number, or not finite."""
-    if any(isinstance(value, bool) for value in column):
+    if bool in set(map(type, column)):  # bool cannot be subclassed: isinstance is type
         return None
     try:
         numbers = np.array(list(map(float, column)), dtype=float)

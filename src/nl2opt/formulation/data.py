@@ -213,8 +213,8 @@ def _fill_in_bulk(values: np.ndarray, param: Parameter, index_sets: list[SetData
     """The fast path (`nl2opt.formulation.bulk`); False when the data needs the per-entry
     loop's error, with `values` untouched."""
     if param.values is not None:
-        rows = bulk.nested_rows(param.values, len(index_sets))
-        return rows is not None and bulk.fill(values, rows, index_sets)
+        columns = bulk.nested_columns(param.values, len(index_sets))
+        return columns is not None and bulk.fill_columns(values, [columns], index_sets)
     if param.table is not None:
         return bulk.fill(values, param.table, index_sets)
     if param.csv is None or len(param.csv.index_columns) != len(index_sets):

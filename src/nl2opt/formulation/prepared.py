@@ -197,10 +197,11 @@ def content_of(value):
     if isinstance(value, BaseModel):
         return (type(value).__name__, *map(content_of, value.__dict__.values()))
     if isinstance(value, dict):
-        return tuple((key, content_of(item) if isinstance(item, (dict, list)) else item)
-                     for key, item in value.items())
+        if set(map(type, value.values())) <= _PLAIN:
+            return tuple(value.items())
+        return tuple((key, content_of(item)) for key, item in value.items())
     if isinstance(value, list):
-        if all(item.__class__ in _PLAIN for item in value):
+        if set(map(type, value)) <= _PLAIN:
             return tuple(value)
         return tuple(map(content_of, value))
     return value
