@@ -6,7 +6,7 @@ each once per *version* of a formulation and keeps it in a small cache, so `solv
 validates (a trial compile) and then hands the very model that trial produced to
 HiGHS or CP-SAT, instead of parsing, resolving and compiling a second time.
 
-A version is the formulation's content (`content_of`), its data folder, the identity of every
+A version is a digest of the formulation's content (`content_of`), its data folder, the identity of every
 CSV file it reads (device, inode, size, modification time: a rewritten file is a new
 version) and the limits in force. Cached arrays are made read-only, so a caller that
 writes into a shared model or parameter array fails loudly instead of changing what
@@ -15,6 +15,7 @@ the next solve sees; `compile_arrays` still returns a fresh, writable model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -185,14 +186,15 @@ def version_key(formulation: Formulation) -> tuple | None:
         limits = (current_limits().max_terms, max_data_bytes())
     except Exception:  # noqa: BLE001 - resolving reports the problem with its location
         return None
-    return content_of(formulation), str(formulation.data_dir), stamps, limits
+    # A digest of the content's repr: repr tells None, nan, inf, 1, 1.0, True and -0.0
+    # apart, and the key stays 32 bytes for a million-row inline table.
+    digest = hashlib.blake2b(repr(content_of(formulation)).encode(), digest_size=32)
+    return digest.digest(), str(formulation.data_dir), stamps, limits
 
 
 def content_of(value):
-    """A formulation (or part) as nested tuples of its field values: equal exactly when
-    the content is equal, so it serves as the key itself (no hash to collide). NaN is
-    unequal to itself, so a formulation holding one is never found (prepared afresh:
-    safe). Not JSON: pydantic writes NaN and the infinities as null, like None, and
+    """A formulation (or part) as nested tuples of its field values, in field order.
+    Not pydantic's JSON: it writes NaN and the infinities as null, like None, and
     serializing 400 values takes a millisecond."""
     if isinstance(value, BaseModel):
         return (type(value).__name__, *map(content_of, value.__dict__.values()))
