@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 from nl2opt.errors import FormulationError
 from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
@@ -27,16 +30,20 @@ def solve(formulation: Formulation, solver: str | None = None,
     time_limit = checked_time_limit(time_limit)
     # One parse, data resolution and compile for every stage below (see prepared.py).
     with preparing(formulation):
+        validated = time.monotonic()
         if check:
             problems = errors_only(validate(formulation))
             if problems:
                 raise FormulationError("the formulation has errors:\n"
                                        + format_issues(problems), problems)
+        # Validation compiled the model the backend will use: its time counts too.
+        spent = time.monotonic() - validated
         problem_class = problem_class or problem_class_of(formulation)
         backend = choose_backend(problem_class, solver)
         # The clock starts once the solver libraries are imported (seconds on a busy
         # machine).
         options = SolveOptions(time_limit=time_limit, log=log).clocked()
+        options = replace(options, started=options.started - spent)
         result = backend.solve(formulation, options)
         if solver is None and problem_class is ProblemClass.QP and \
                 result.termination is Termination.error:
