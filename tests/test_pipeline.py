@@ -37,7 +37,7 @@ def test_first_answer_is_solved_and_explained(good):
     assert report.ok and report.objective == pytest.approx(OPTIMUM)
     assert report.rounds_used == 0 and len(report.attempts) == 1
     assert report.attempts[0].prompt_id == "formulate.v1" and report.attempts[0].prompt_hash
-    assert "Binding constraints" in report.explanation
+    assert "Limits reached" in report.explanation
     request = llm.requests[0]
     assert request.json_schema["properties"]["formulation"]["properties"]["variables"]
     assert PROBLEM in request.messages[-1].content
