@@ -117,9 +117,9 @@ def infer_units(formulation: Formulation) -> Units:
         if not (isinstance(node, E.Binary) and node.op == "*"):
             continue
         for rate_side, variable_side in ((node.left, node.right), (node.right, node.left)):
-            rates = _names(rate_side) & set(units)
-            chosen = _names(variable_side) & variables
-            if len(rates) != 1 or not chosen or _names(rate_side) & variables:
+            rates = names_in(rate_side) & set(units)
+            chosen = names_in(variable_side) & variables
+            if len(rates) != 1 or not chosen or names_in(rate_side) & variables:
                 continue
             top, bottom = split_rate(units[rates.pop()])
             objective_votes[top] += 1
@@ -130,7 +130,7 @@ def infer_units(formulation: Formulation) -> Units:
     return Units(objective, variable_units)
 
 
-def _names(node: E.Expr) -> set[str]:
+def names_in(node: E.Expr) -> set[str]:
     found = set()
     for part in E.walk(node):
         if isinstance(part, E.Index):
@@ -150,7 +150,7 @@ def objective_words(formulation: Formulation) -> str:
     except ExpressionError:
         return "objective"
     parameters = {p.name: p for p in formulation.parameters}
-    used = [parameters[name] for name in sorted(_names(tree)) if name in parameters]
+    used = [parameters[name] for name in sorted(names_in(tree)) if name in parameters]
     if len(used) == 1:
         return used[0].description.strip() or words(used[0].name)
     return "objective"
