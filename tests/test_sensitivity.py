@@ -8,6 +8,7 @@ and bread = (240 - 3h)/7 stay nonnegative: 24 <= h <= 80."""
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES
 
 from nl2opt.analysis.edits import EditError, set_parameter
 from nl2opt.analysis.sensitivity_text import sensitivity_text
@@ -16,7 +17,6 @@ from nl2opt.api import solve_formulation
 from nl2opt.errors import NotSupportedError
 from nl2opt.formulation.model import load_formulation
 from nl2opt.solvers.sensitivity import sensitivity
-from conftest import EXAMPLES
 
 
 def test_bakery_duals_and_ranges_match_the_hand_computation(bakery):

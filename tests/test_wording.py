@@ -7,8 +7,13 @@ import pytest
 
 from nl2opt.api import solve_formulation
 from nl2opt.formulation.model import Formulation
-from nl2opt.formulation.wording import (format_number, infer_units, objective_words,
-                                        split_rate, with_unit)
+from nl2opt.formulation.wording import (
+    format_number,
+    infer_units,
+    objective_words,
+    split_rate,
+    with_unit,
+)
 from nl2opt.pipeline.explain import explain
 
 

@@ -21,8 +21,7 @@ from nl2opt.app.panels import EDIT_ERROR, status_text
 from nl2opt.app.settings import Settings, current_values
 from nl2opt.app.state import ConversationView
 from nl2opt.app.turns import Answer, edit_answer, failure, formulate_answer, parse_edited
-from nl2opt.app.uploads import (current_data_dir, data_files, describe_csv, version_name,
-                                with_data)
+from nl2opt.app.uploads import current_data_dir, data_files, describe_csv, version_name, with_data
 from nl2opt.formulation.wording import format_number
 
 TITLE_LENGTH = 60
@@ -73,15 +72,19 @@ def answer_live(text: str, history: History, view: ConversationView, settings: S
                 conversation_id: int) -> None:
     """Run the turn for `text` in a live status box, store the answer, rerun."""
     label = "Formulating and solving ..." if view.current() is None else "Working on it ..."
-    with st.chat_message("assistant"):
-        with st.status(label, expanded=True) as status:
-            data_dir = current_data_dir(history.data_dir(conversation_id))
-            answer = _run_turn(text, history, view, settings, conversation_id, data_dir,
-                               status.write)
-            answer.data_version = version_name(data_dir)
-            done = "Could not answer" if answer.error else summary(answer)
-            status.update(label=done, state="error" if answer.error else "complete",
-                          expanded=False)
+    with st.chat_message("assistant"), st.status(label, expanded=True) as status:
+        data_dir = current_data_dir(history.data_dir(conversation_id))
+        notes: list[str] = []
+        if settings.demo and data_files(data_dir):
+            notes.append(DEMO_DATA_NOTE)
+            status.write(DEMO_DATA_NOTE)
+        answer = _run_turn(text, history, view, settings, conversation_id, data_dir,
+                           status.write)
+        answer.steps[:0] = notes
+        answer.data_version = version_name(data_dir)
+        done = "Could not answer" if answer.error else summary(answer)
+        status.update(label=done, state="error" if answer.error else "complete",
+                      expanded=False)
     store_answer(history, conversation_id, answer)
     st.rerun()
 
@@ -99,10 +102,7 @@ def store_answer(history: History, conversation_id: int, answer: Answer) -> None
 
 def _run_turn(text: str, history: History, view: ConversationView, settings: Settings,
               conversation_id: int, data_dir: Path, progress) -> Answer:
-    files = data_files(data_dir)
-    if settings.demo and files:
-        progress(DEMO_DATA_NOTE)
-        files = []
+    files = [] if settings.demo else data_files(data_dir)
     options = settings.options(str(data_dir))
     current = view.current()
     kind = "formulate" if current is None else "revise"
@@ -114,7 +114,7 @@ def _run_turn(text: str, history: History, view: ConversationView, settings: Set
         problem = with_data(text, files)
         history.set_problem(conversation_id, problem)
         return formulate_answer(problem, llm, options, progress, request=problem,
-                                insights=_insights(settings, llm))
+                                insights=_insights(settings, llm, progress))
     told = view.seen_by_llm()
     # A file is new to the LLM unless it saw this very preview (a re-upload is new).
     new_files = [path for path in files if describe_csv(path) not in told]
@@ -125,13 +125,20 @@ def _run_turn(text: str, history: History, view: ConversationView, settings: Set
                            progress, llm_request=with_data(text, new_files))
 
 
-def _insights(settings: Settings, llm):
-    """The experience library's insight provider, if one is chosen in the settings."""
-    if not settings.library_path:
+def _insights(settings: Settings, llm, progress):
+    """The experience library's insight provider, when the settings ask for one."""
+    if not settings.use_library:
         return None
     from nl2opt.api import insight_provider
+    from nl2opt.app.library_view import library_path
 
-    return insight_provider(settings.library_path, llm)
+    path = library_path(settings.library_path)
+    if settings.demo or not path.exists():
+        progress("Experience library not used: " + (
+            "the recorded demos were made without one" if settings.demo
+            else f"there is no library file at {path} yet"))
+        return None
+    return insight_provider(path, llm)
 
 
 def regenerate(history: History, view: ConversationView, settings: Settings) -> None:

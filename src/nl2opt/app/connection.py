@@ -57,9 +57,8 @@ def get_llm(settings: Settings) -> LLMBackend:
         problem = unreachable(server)
         if problem:
             raise LLMError(f"cannot connect to the LLM server at {server} ({problem})",
-                           hint="Start the server (for example `ollama serve`, or "
-                                "`vllm serve MODEL`), or correct the server URL in the "
-                                "sidebar.")
+                           hint="start the server (for example `ollama serve` or "
+                                "`vllm serve MODEL`)")
     return _cached_llm(settings.spec, settings.api_key)
 
 

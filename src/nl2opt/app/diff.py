@@ -7,8 +7,8 @@ revision reads as "constraint min_bread added, parameter available changed".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from nl2opt.formulation.render import md_text

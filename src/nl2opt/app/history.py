@@ -89,7 +89,7 @@ class History:
                 if column not in known:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
-    def _connect(self) -> "_Connection":
+    def _connect(self) -> _Connection:
         return _Connection(self.path)
 
     # -- conversations ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from nl2opt.formulation.render import md_text
@@ -73,7 +74,9 @@ def save_correction(problem: str, formulation: dict | None, value: float | None,
             return (f"Saved as training task {task.uid} in {path}. `nl2opt library learn` "
                     "(or “Learn from it now”) turns it into insights.")
         summary = learn_from_correction(store, learn_with, problem, formulation, value, status)
-    return f"Learned from the correction (task {task.uid}): {summary}"
+    outcome = next(iter(summary.outcomes.values()), "nothing to learn")
+    return (f"Learned from the correction (task {task.uid}): {outcome}; "
+            f"{len(summary.insights)} new verified insight(s).")
 
 
 # -- the Library page -----------------------------------------------------------------------
@@ -96,19 +99,31 @@ def library_page(chosen: str) -> None:
         statuses = right.multiselect("Status", [s.value for s in Status],
                                      default=["candidate", "verified"], key="library_status")
         found = store.search(text, [Status(s) for s in statuses]) if statuses else []
+        shown = found[:PAGE_SIZE]
         st.caption(f"{len(found)} insight(s)" + (f", the first {PAGE_SIZE} shown"
                                                  if len(found) > PAGE_SIZE else ""))
-        for insight in found[:PAGE_SIZE]:
-            _insight_card(store, insight)
+        if shown:
+            st.dataframe(pd.DataFrame([_row(i) for i in shown]), hide_index=True,
+                         width="stretch")
+            by_id = {i.id: i for i in shown}
+            chosen = st.selectbox("Open an insight", list(by_id), key="library_open",
+                                  format_func=lambda i: f"{by_id[i].condition[:90]} ({i})")
+            if chosen in by_id:
+                _insight_card(store, by_id[chosen])
         _corrections(store)
 
 
+def _row(insight: Insight) -> dict:
+    counts = insight.stats.counts()
+    return {"status": insight.status.value, "topic": insight.label,
+            "condition": insight.condition, "helped": counts["positive"],
+            "misled": counts["negative"], "id": insight.id}
+
+
 def _insight_card(store: LibraryStore, insight: Insight) -> None:
-    title = f"{insight.label} — {insight.condition[:90]} ({insight.status.value})"
-    with st.expander(title, key=f"card_{insight.id}", on_change="rerun") as card:
-        if not card.open:
-            return
-        st.markdown(f"**When:** {md_text(insight.condition)}\n\n"
+    with st.container(border=True):
+        st.markdown(f"**{md_text(insight.label)}** ({insight.status.value})\n\n"
+                    f"**When:** {md_text(insight.condition)}\n\n"
                     f"**What to do:** {md_text(insight.explanation)}")
         if insight.example:
             st.code(insight.example, language=None, wrap_lines=True)

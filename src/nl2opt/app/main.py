@@ -13,8 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from nl2opt.app import state
-from nl2opt.app.look import page_icon, style
 from nl2opt.app.history import History
+from nl2opt.app.look import page_icon, style
 from nl2opt.app.settings import restore
 
 LIBRARY_PAGE = Path(__file__).with_name("library_page.py")

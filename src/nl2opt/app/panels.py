@@ -109,11 +109,9 @@ def _headline(answer: Answer, formulation: Formulation) -> None:
 
 def _explanation(answer: Answer, key: str, editable: bool) -> Action | None:
     if answer.termination == "infeasible" and answer.infeasibility:
-        action = infeasibility_section(answer, key, editable)
-        if answer.explanation:
-            with st.expander("The solver's own diagnosis"):
-                st.markdown(markdown_lines(answer.explanation))
-        return action
+        # The conflict in plain words replaces the solver's algebraic diagnosis (which is
+        # still what the repair rounds were told: see Steps).
+        return infeasibility_section(answer, key, editable)
     if not answer.explanation:
         return None
     head, _, rest = answer.explanation.partition("\n")

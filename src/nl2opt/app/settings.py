@@ -105,7 +105,8 @@ class Settings:
     samples: int
     time_limit: float
     api_key: str = ""
-    library_path: str = ""  # "" = no experience library
+    use_library: bool = False
+    library_path: str = ""  # "" = library.db next to the history
 
     @property
     def demo(self) -> bool:
@@ -144,10 +145,10 @@ def sidebar_settings() -> Settings:
                                         "wins. Recorded demos have one sample.")
     time_limit = sidebar.number_input("Solver time limit (s)", 1.0, 3600.0, step=10.0,
                                       key="time_limit")
-    library = _library_inputs()
+    use_library, library = _library_inputs()
     return Settings(backend, spec, None if solver == "automatic" else solver, int(rounds),
                     1 if backend == DEMO else int(samples), float(time_limit),
-                    api_key.strip(), library)
+                    api_key.strip(), use_library, library)
 
 
 def _spec_inputs(backend: str) -> str:
@@ -169,13 +170,13 @@ def _spec_inputs(backend: str) -> str:
                                    "record:FILE=SPEC, demo").strip()
 
 
-def _library_inputs() -> str:
+def _library_inputs() -> tuple[bool, str]:
     sidebar = st.sidebar
     use = sidebar.toggle("Use an experience library", key="use_library",
                          help="Insights learned from earlier mistakes go into the prompt; "
                               "each answer lists the ones it used.")
-    if not use:
-        return ""
-    path = sidebar.text_input("Library file", key="library_path",
-                              placeholder="e.g. library.db (created when first used)")
-    return path.strip()
+    path = st.session_state.get("library_path", "")
+    if use:
+        path = sidebar.text_input("Library file", key="library_path",
+                                  placeholder="empty: library.db next to the conversations")
+    return bool(use), path.strip()

@@ -6,10 +6,10 @@ import streamlit as st
 
 from nl2opt.app import state
 from nl2opt.app.chat import PLACEHOLDER_TITLE
-from nl2opt.formulation.render import md_text
 from nl2opt.app.history import History
 from nl2opt.app.state import ConversationView
 from nl2opt.app.uploads import UPLOAD_TYPES, UploadError, current_data_dir, data_files, save_upload
+from nl2opt.formulation.render import md_text
 
 MAX_LISTED = 30
 _SAVED = "saved_uploads"

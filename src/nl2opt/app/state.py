@@ -65,7 +65,7 @@ class ConversationView:
         return data_dir_of(self.data_dir, answer.data_version) if self.data_dir else None
 
     @classmethod
-    def load(cls, history: History, conversation_id: int | None) -> "ConversationView":
+    def load(cls, history: History, conversation_id: int | None) -> ConversationView:
         if conversation_id is None:
             return cls(None, [], None)
         return cls(history.get(conversation_id), history.messages(conversation_id),
