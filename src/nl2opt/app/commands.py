@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -35,11 +36,11 @@ def register(app: typer.Typer) -> None:
                                             help="Address to listen on (0.0.0.0: all)."),
                 browser: bool = typer.Option(True, "--browser/--no-browser",
                                              help="Open a browser tab."),
-                db: Path | None = typer.Option(None, "--db",
+                db: Optional[Path] = typer.Option(None, "--db",
                                                   help="SQLite file for the history "
                                                        "(default: env NL2OPT_APP_DB, else "
                                                        "~/.local/share/nl2opt/app.db)."),
-                llm: str | None = typer.Option(None, "--llm",
+                llm: Optional[str] = typer.Option(None, "--llm",
                                                   help="LLM spec preselected in the sidebar "
                                                        "(default: env NL2OPT_LLM, else demo "
                                                        "mode)."),
