@@ -1,12 +1,20 @@
-"""How long reopening a saved conversation takes in a real browser.
+"""How long reopening a saved conversation takes in a real browser, and why.
 
-Starts the app (demo mode) on a fresh database holding one bakery conversation with
-its two recorded follow-ups (made through the app's own turn functions), opens it in
-headless Chromium and times: click in the sidebar -> the last answer's objective is on
-screen. Also prints the server-side time of the same run (AppTest) so the two can be
-told apart, and which requests the page made to hosts other than 127.0.0.1.
+Seeds a fresh history with the bakery demo conversation (made through the app's own turn
+functions), starts the app (demo mode), opens the conversation in headless Chromium and
+times: click in the sidebar -> the last answer's objective on screen. Also prints when
+the first message appears, how long the browser's main thread was busy (CDP
+Performance.getMetrics TaskDuration), the server-side time of the same run (AppTest),
+and which requests went to hosts other than 127.0.0.1.
 
     python bench/app_reopen.py [--repeats 5]
+    python bench/app_reopen.py --models-only --app-src /tmp/old/src   # another version
+
+--models-only keeps the answers with a model (the formulation and its two revisions,
+as an older app can read them); --app-src runs the app from another source tree (e.g.
+`git archive main src | tar -x -C /tmp/old`) for a before/after comparison on the same
+machine and data. The machine's load average is printed: timings on a busy machine are
+several times those on an idle one.
 
 Needs chromium, chromium-driver (apt) and selenium.
 """
@@ -29,8 +37,8 @@ CHROMIUM = os.environ.get("NL2OPT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("NL2OPT_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
-def seed_database(path: Path) -> int:
-    """One bakery conversation with both recorded follow-ups; its id."""
+def seed_database(path: Path, models_only: bool = False) -> tuple[int, str]:
+    """The bakery conversation (its id, and the last objective as the app shows it)."""
     from nl2opt.app.demo import app_demo_backend, demo_conversations, demo_options, play
     from nl2opt.app.history import History
 
@@ -38,10 +46,12 @@ def seed_database(path: Path) -> int:
     history = History(path)
     conversation = history.create("Bakery", bakery.problem)
     for step, answer in zip(bakery.steps, play(bakery, app_demo_backend(), demo_options())):
+        if models_only and answer.kind == "analysis":
+            continue
         history.add_message(conversation.id, "user", step.request)
         history.add_message(conversation.id, "assistant", "answer",
                             answer.model_dump(mode="json"))
-    return conversation.id
+    return conversation.id, "1,350"
 
 
 def server_seconds(db: Path, conversation_id: int, repeats: int) -> list[float]:
@@ -66,12 +76,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen:
+def start_server(db: Path, port: int, app_src: Path | None = None) -> subprocess.Popen:
     from nl2opt.app.commands import streamlit_command
 
     environment = {k: v for k, v in os.environ.items() if k != "NL2OPT_LLM"}
     environment["NL2OPT_APP_DB"] = str(db)
     command = streamlit_command(port, "127.0.0.1", browser=False)
+    if app_src is not None:
+        command[4] = str(app_src / "nl2opt" / "app" / "main.py")
+        environment["PYTHONPATH"] = str(app_src)
     process = subprocess.Popen(command + ["--server.fileWatcherType", "none"],
                                env=environment, stdout=subprocess.DEVNULL,
                                stderr=subprocess.STDOUT)
@@ -86,11 +99,10 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the app did not start")
 
 
-def browser_seconds(url: str, conversation_id: int, repeats: int, profile: Path):
+def browser_seconds(url: str, conversation_id: int, last: str, repeats: int, profile: Path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
@@ -101,23 +113,37 @@ def browser_seconds(url: str, conversation_id: int, repeats: int, profile: Path)
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    times = []
+    found = {"total": [], "first": [], "busy": []}
     try:
         for _ in range(repeats):
             driver.get(url)
-            wait = WebDriverWait(driver, 60)
-            button = wait.until(EC.element_to_be_clickable(
-                (By.CSS_SELECTOR, f".st-key-open_{conversation_id} button")))
+            wait = WebDriverWait(driver, 60, poll_frequency=0.02)
+            button = wait.until(lambda d: d.find_elements(
+                By.CSS_SELECTOR, f".st-key-open_{conversation_id} button"))[0]
+            time.sleep(1.0)  # the page settles before the clock starts
+            driver.execute_cdp_cmd("Performance.enable", {})
+            before = _task_seconds(driver)
             started = time.perf_counter()
             button.click()
-            wait.until(lambda d: "1,350" in " ".join(
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                                 "[data-testid='stChatMessage']"))
+            found["first"].append(time.perf_counter() - started)
+            wait.until(lambda d: last in " ".join(
                 e.text for e in d.find_elements(By.CSS_SELECTOR,
                                                 "[data-testid='stMetricValue']")))
-            times.append(time.perf_counter() - started)
-        outside = sorted({_host(entry) for entry in driver.get_log("performance")} - {"", "127.0.0.1"})
+            found["total"].append(time.perf_counter() - started)
+            found["busy"].append(_task_seconds(driver) - before)
+        outside = sorted({_host(entry) for entry in driver.get_log("performance")}
+                         - {"", "127.0.0.1"})
     finally:
         driver.quit()
-    return times, outside
+    return found, outside
+
+
+def _task_seconds(driver) -> float:
+    """The browser main thread's busy time so far (CDP Performance.getMetrics)."""
+    metrics = driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
 
 
 def _host(entry: dict) -> str:
@@ -130,27 +156,37 @@ def _host(entry: dict) -> str:
     return url.split("/")[2].split(":")[0]
 
 
+def _median(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f} s (min {min(values):.3f}, " \
+           f"max {max(values):.3f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models-only", action="store_true")
+    parser.add_argument("--app-src", type=Path, default=None)
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "app.db"
-        conversation_id = seed_database(db)
-        server = server_seconds(db, conversation_id, args.repeats)
+        conversation_id, last = seed_database(db, args.models_only)
+        if args.app_src is None:
+            print("server side (AppTest run after the click): "
+                  + _median(server_seconds(db, conversation_id, args.repeats)))
         port = free_port()
-        process = start_server(db, port)
+        process = start_server(db, port, args.app_src)
         try:
-            browser, outside = browser_seconds(f"http://127.0.0.1:{port}", conversation_id,
-                                               args.repeats, Path(folder) / "chromium")
+            found, outside = browser_seconds(f"http://127.0.0.1:{port}", conversation_id,
+                                              last, args.repeats, Path(folder) / "chromium")
         finally:
             process.terminate()
             process.wait(timeout=10)
-    print(f"server side (AppTest run after the click): median {statistics.median(server):.3f} s "
-          f"(min {min(server):.3f}, max {max(server):.3f})")
-    print(f"in the browser (click -> last objective shown): median "
-          f"{statistics.median(browser):.3f} s (min {min(browser):.3f}, max {max(browser):.3f});"
-          f" target 1 s: {statistics.median(browser) / 1.0:.2f}x")
+    print("in the browser, click -> last objective shown: " + _median(found["total"])
+          + f"; target 1 s: {statistics.median(found['total']):.2f}x")
+    print("in the browser, click -> first message shown: " + _median(found["first"]))
+    print("browser main thread busy meanwhile: " + _median(found["busy"]))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print("requests to other hosts: " + (", ".join(outside) or "none"))
 
 

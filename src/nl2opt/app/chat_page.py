@@ -79,7 +79,8 @@ def show_conversation(view: ConversationView, settings: Settings) -> Action | No
             found = render_answer(answer, f"m{message.id}", view.data_dir_for(answer),
                                   latest=message.id == latest_id,
                                   editable=message.id in (current_id, latest_id),
-                                  time_limit=settings.time_limit)
+                                  time_limit=settings.time_limit,
+                                  current=message.id == current_id)
             action = found or action
             if message.id == latest_id and answer.error.startswith(DEMO_MISS):
                 examples(settings, f"_m{message.id}")

@@ -33,7 +33,8 @@ def export_tab(answer: Answer, formulation: Formulation, result: SolveResult | N
     code = answer.code or "# no code was generated\n"
     st.download_button("Pyomo script", code, file_name="model.py", mime="text/x-python",
                        key=f"download_{key}", icon=":material/download:", on_click="ignore")
-    st.code(code, language="python")
+    with st.expander("The Pyomo script"):
+        st.code(code, language="python")
 
 
 def _exports(formulation: Formulation, result: SolveResult | None

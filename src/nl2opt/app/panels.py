@@ -43,8 +43,11 @@ def status_text(answer: Answer) -> str:
 
 
 def render_answer(answer: Answer, key: str, data_dir: Path | None, latest: bool = False,
-                  editable: bool = False, time_limit: float | None = None) -> Action | None:
-    """Show an answer; a click inside it comes back as an Action (see `actions`)."""
+                  editable: bool = False, time_limit: float | None = None,
+                  current: bool = False) -> Action | None:
+    """Show an answer; a click inside it comes back as an Action (see `actions`). The
+    latest answer and the current model's answer show their tabs; older ones keep them
+    behind an expander. Only the latest gets the toolbar (regenerate, copy, correct)."""
     if answer.error:
         st.error(md_text(answer.error))
         if answer.hint:
@@ -68,9 +71,9 @@ def render_answer(answer: Answer, key: str, data_dir: Path | None, latest: bool 
     if answer.reasoning:
         st.caption(f"LLM's note: {md_text(answer.reasoning)}")
     _insights_used(answer, key)
-    if latest:
+    if latest or current:
         edited = _tabs(answer, formulation, result, key, data_dir, editable, time_limit)
-        action = action or edited or _toolbar(answer, key)
+        action = action or edited or (_toolbar(answer, key) if latest else None)
     else:
         with st.expander("Details: solution, sensitivity, model, data, code",
                          key=f"details_{key}", on_change="rerun") as details:
