@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +31,9 @@ DataDirOption = typer.Option(None, "--data-dir", help="Folder the formulation's 
                              "file's folder; for a problem statement, none (no CSV is read).")
 
 
+MAX_FORMULATION_BYTES = 64 * 2**20  # larger data belongs in CSV files
+
+
 def _load(path: Path, data_dir: Path | None = None):
     from pydantic import ValidationError
 
@@ -36,6 +41,12 @@ def _load(path: Path, data_dir: Path | None = None):
 
     if not path.exists():
         _fail(f"no such file: {path}")
+    if not path.is_file():
+        _fail(f"{path} is not a regular file; give a formulation .json file")
+    if path.stat().st_size > MAX_FORMULATION_BYTES:
+        _fail(f"{path} is {path.stat().st_size / 2**20:.0f} MB; formulation files are limited "
+              f"to {MAX_FORMULATION_BYTES // 2**20} MB. Put large data in CSV files "
+              "(a 'csv' source on the set or parameter)")
     try:
         formulation = load_formulation(path)
         return formulation.with_data_dir(data_dir) if data_dir else formulation
@@ -51,6 +62,19 @@ def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
     errors.print(safe_terminal(message), highlight=False)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _memory_capped(what: str) -> Iterator[None]:
+    """Run a command's model work under the memory cap (NL2OPT_MEMORY_MB), so an oversized
+    model ends in a clear error instead of exhausting the machine."""
+    from nl2opt.formulation.limits import memory_capped
+
+    try:
+        with memory_capped(what):
+            yield
+    except Nl2OptError as error:
+        _fail(str(error))
 
 
 LlmOption = typer.Option(None, "--llm", help="LLM spec, e.g. vllm:Qwen/Qwen3-8B, "
@@ -120,10 +144,8 @@ def _solve_file(model, solver, time_limit, as_json: bool, log: bool,
     from nl2opt.analysis.commands import with_sensitivity_json
     from nl2opt.api import solve_formulation
 
-    try:
+    with _memory_capped("Solving"):
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
-    except Nl2OptError as error:
-        _fail(str(error))
     if as_json:
         sys.stdout.write(with_sensitivity_json(model, result) if sensitivity
                          else result.model_dump_json(indent=2) + "\n")
@@ -251,21 +273,28 @@ def check(formulation: Path = FormulationArg,
     from nl2opt.formulation.validate import Severity, validate
 
     model = _load(formulation, data_dir)
-    issues = validate(model)
-    has_errors = any(i.severity is Severity.error for i in issues)
-    if as_json:
-        sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in issues], indent=2) + "\n")
-    else:
-        for issue in issues:
-            colour = "red" if issue.severity is Severity.error else "yellow"
-            console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
-            console.print(safe_terminal(f"{issue.element}: {issue.message}"), highlight=False)
-        if not has_errors:
-            problem_class = classify(model, parse_or_raise(model))
-            console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
-                          f"CP-SAT: {safe_terminal(_cpsat_note(model, problem_class))}",
-                          highlight=False)
+    with _memory_capped("Checking"):
+        issues = validate(model)
+        has_errors = any(i.severity is Severity.error for i in issues)
+        if as_json:
+            sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in issues], indent=2)
+                             + "\n")
+        else:
+            _print_issues(issues)
+            if not has_errors:
+                problem_class = classify(model, parse_or_raise(model))
+                console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
+                              f"CP-SAT: {safe_terminal(_cpsat_note(model, problem_class))}", highlight=False)
     raise typer.Exit(1 if has_errors else 0)
+
+
+def _print_issues(issues) -> None:
+    from nl2opt.formulation.validate import Severity
+
+    for issue in issues:
+        colour = "red" if issue.severity is Severity.error else "yellow"
+        console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
+        console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
 
 
 def _cpsat_note(model, problem_class) -> str:
@@ -308,14 +337,20 @@ def code(formulation: Path = FormulationArg,
          solver: Optional[str] = typer.Option(None, "--solver", "-s",
                                               help="Pyomo solver name for the script."),
          data_dir: Optional[Path] = DataDirOption) -> None:
-    """Emit a standalone, readable Pyomo script for a formulation."""
+    """Emit a standalone, readable Pyomo script for a formulation that passes `check`
+    (otherwise print the check's errors and exit with code 1)."""
+    from nl2opt.formulation.validate import errors_only, validate
     from nl2opt.solvers.pyomo_code import emit_pyomo_script
 
     model = _load(formulation, data_dir)
-    try:
+    with _memory_capped("Writing the code"):
+        problems = errors_only(validate(model))
+        if problems:
+            _print_issues(problems)
+            errors.print("no code written: fix the errors above (see `nl2opt check`)",
+                         highlight=False)
+            raise typer.Exit(1)
         script = emit_pyomo_script(model, solver=solver)
-    except Nl2OptError as error:
-        _fail(str(error))
     if output is None:
         sys.stdout.write(escape_controls(script))  # a file (-o) gets the script as is
     else:
@@ -417,8 +452,10 @@ def _register_command_modules() -> None:
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
     from nl2opt.library.commands import register as register_library
+    from nl2opt.synthesis.commands import register as register_synth
 
     register_eval(app)
+    register_synth(app)
     register_audit(app)
     register_app(app)
     register_equiv(app)

@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from nl2opt.formulation.model import Formulation
-from nl2opt.pipeline.stages import SolveOutcome
+from nl2opt.pipeline.stages import SolveOutcome, unexpected_feedback
 from nl2opt.pipeline.stages import check_and_solve as check_and_solve_formulation
 from nl2opt.solvers.result import SolveResult, Termination
 
@@ -36,18 +36,24 @@ class SolveJob:
     formulation: dict
     solver: str | None = None
     time_limit: float | None = None
+    data_dir: str | None = None  # where relative CSV paths resolve (the dataset's folder)
 
 
 def check_and_solve(job: SolveJob) -> SolveOutcome:
     """Validate, classify, solve and check one formulation (the loop's feedback included)."""
     cpu_started = time.process_time()
+    formulation = Formulation.model_validate(job.formulation)
+    if job.data_dir:
+        formulation = formulation.with_data_dir(job.data_dir)
     try:
-        outcome = check_and_solve_formulation(Formulation.model_validate(job.formulation),
-                                              job.solver, job.time_limit)
+        outcome = check_and_solve_formulation(formulation, job.solver, job.time_limit)
     except MemoryError:  # numpy raises it while building arrays too large for the limit
         outcome = SolveOutcome(stage="solve", failure="solver_error", problems=[
             "Solving failed: the model needs more memory than the solve worker may use. "
             "Make the model smaller (fewer index combinations)."])
+    except Exception as error:  # noqa: BLE001 - in-process (--workers 0): this item alone
+        outcome = SolveOutcome(stage="solve", failure="solver_error",
+                               problems=[unexpected_feedback("solve", error)])
     outcome.cpu_seconds = time.process_time() - cpu_started
     return outcome
 

@@ -10,38 +10,64 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from nl2opt.errors import DataError
 from nl2opt.formulation.datafiles import read_data_text
+from nl2opt.formulation.limits import current_limits, too_large
 from nl2opt.formulation.model import CsvSource, Formulation, Parameter, SetDef
 from nl2opt.text import snippet
 
-MAX_SET_SIZE = 50_000_000
+# Integer elements are looked up as int64 and computed with as floats (t - 1): beyond
+# 2**53 neither is exact, and beyond 2**63 numpy cannot hold them at all.
+MAX_EXACT_INT = 2**53
 
 
 @dataclass(frozen=True)
 class SetData:
-    name: str
-    elements: tuple
-    positions: dict = field(repr=False, compare=False)
+    """A resolved set. A `range` set keeps its elements as a lazy `range` (no tuple, no
+    position table), so a large unused range costs nothing."""
 
-    @property
-    def is_integer(self) -> bool:
-        return all(isinstance(e, int) for e in self.elements)
+    name: str
+    elements: Sequence
+    positions: dict = field(repr=False, compare=False)
+    is_integer: bool = field(default=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.elements)
 
     def position_of(self, element) -> int | None:
         """Position of an element, accepting '3' for 3 (JSON keys are strings)."""
+        if isinstance(self.elements, range):
+            return _range_position(self.elements, element)
         if element in self.positions:
             return self.positions[element]
         return self.positions.get(str(element))
+
+    def element_array(self) -> np.ndarray:
+        """The elements as a numpy array (int64 for integer sets, object otherwise)."""
+        if isinstance(self.elements, range):
+            return np.arange(self.elements.start, self.elements.stop, dtype=np.int64)
+        dtype = np.int64 if self.is_integer and len(self) else object
+        return np.array(self.elements, dtype=dtype)
+
+
+def _range_position(elements: range, element) -> int | None:
+    if isinstance(element, str):
+        text = element.strip()
+        element = int(text) if text.lstrip("-").isdigit() and text.isascii() else None
+    elif isinstance(element, float):
+        element = int(element) if element.is_integer() else None
+    elif isinstance(element, np.integer):
+        element = int(element)
+    if not isinstance(element, int) or element not in elements:
+        return None
+    return element - elements.start
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,9 @@ class ModelData:
     sets: dict[str, SetData]
     params: dict[str, ParamData]
 
+    def set_sizes(self) -> dict[str, int]:
+        return {name: len(s) for name, s in self.sets.items()}
+
 
 def make_set(name: str, elements: Iterable) -> SetData:
     ordered = tuple(elements)
@@ -73,23 +102,51 @@ def make_set(name: str, elements: Iterable) -> SetData:
                             "each element once")
         positions[element] = position
         positions.setdefault(str(element), position)
-    return SetData(name, ordered, positions)
+    integer = all(isinstance(e, int) for e in ordered)
+    for element in ordered:
+        if isinstance(element, int):
+            _check_exact(element, f"set '{name}'")
+    return SetData(name, ordered, positions, integer)
+
+
+def _check_exact(value: int, where: str) -> None:
+    if abs(value) > MAX_EXACT_INT:
+        digits = str(value) if len(str(abs(value))) <= 30 else f"{str(value)[:12]}... " \
+            f"({len(str(abs(value)))} digits)"
+        raise DataError(f"{where}: the integer {digits} is too large; integer elements must "
+                        f"lie within +-{MAX_EXACT_INT:,} (2**53) to compute exactly. Number "
+                        "the elements from 1, or write large labels as strings")
 
 
 def resolve_data(formulation: Formulation) -> ModelData:
-    """Sets and parameter arrays of a formulation; raises DataError on bad data."""
+    """Sets and parameter arrays of a formulation; raises DataError on bad data, and
+    ModelTooLargeError when the dense parameter arrays would exceed the size limit."""
     sets = {s.name: resolve_set(s, formulation.data_dir) for s in formulation.sets}
+    _check_parameter_cells(formulation.parameters, sets)
     params = {p.name: resolve_parameter(p, sets, formulation.data_dir)
               for p in formulation.parameters}
     return ModelData(sets, params)
 
 
+def _check_parameter_cells(parameters: list[Parameter], sets: dict[str, SetData]) -> None:
+    """Refuse before allocating: each indexed parameter is a dense array over its sets."""
+    limit, total = current_limits().max_terms, 0
+    for param in parameters:
+        sizes = [len(sets[s]) for s in param.index if s in sets]
+        total += math.prod(sizes)
+        if total > limit:
+            shape = " x ".join(f"{len(sets[s]):,} ({s})" for s in param.index if s in sets)
+            raise too_large(f"parameter '{param.name}'", total, limit,
+                            f"its values are stored for every index tuple: {shape}")
+
+
 def resolve_set(definition: SetDef, data_dir: Path | None) -> SetData:
     if definition.range is not None:
         first, last = definition.range
-        if last - first + 1 > MAX_SET_SIZE:
-            raise DataError(f"set '{definition.name}': range {first}..{last} is too large")
-        return make_set(definition.name, range(first, last + 1))
+        where = f"set '{definition.name}' (range)"
+        _check_exact(first, where)
+        _check_exact(last, where)
+        return SetData(definition.name, range(first, last + 1), {}, True)
     if definition.csv is not None:
         rows = read_csv(definition.csv, data_dir, f"set '{definition.name}'")
         return make_set(definition.name, dict.fromkeys(_element(row[-1]) for row in rows))
@@ -161,12 +218,25 @@ def _number(value, where: str, key: tuple) -> float:
         raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is not a number")
     try:
         number = float(value)
+    except OverflowError:
+        number = math.inf
     except (TypeError, ValueError):
         raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is not a number"
                         ) from None
     if np.isnan(number):
         raise DataError(f"{where}{_shown_key(key)}: value is NaN; give a number or use 'default'")
+    if math.isinf(number) and not _says_infinity(value):
+        raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is too large for a "
+                        "floating-point number; rescale the data (e.g. thousands)")
     return number
+
+
+def _says_infinity(value) -> bool:
+    """An infinity written as such (a float, 'inf'), not a number too large for a float:
+    the first is data (validation decides where it is allowed), the second an error."""
+    if isinstance(value, float):
+        return True
+    return isinstance(value, str) and value.strip().lstrip("+-").lower() in ("inf", "infinity")
 
 
 def _element(text: str):

@@ -284,4 +284,8 @@ def generate_code(formulation: Formulation) -> str:
 
         return emit_pyomo_script(formulation)
     except (ImportError, Nl2OptError) as error:
-        return f"# Pyomo code could not be generated: {error}\n"
+        return "".join(f"# {line}\n" for line in
+                       f"Pyomo code could not be generated: {error}".splitlines())
+    except Exception as error:  # noqa: BLE001 - the answer stands without its code
+        return (f"# Pyomo code could not be generated: unexpected {type(error).__name__} "
+                f"({' '.join(str(error).split())[:200]})\n")

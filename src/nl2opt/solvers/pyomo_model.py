@@ -23,6 +23,7 @@ from nl2opt.formulation.data import ModelData, SetData, resolve_data
 from nl2opt.formulation.finite import bound_problem
 from nl2opt.formulation.model import Formulation, Sense, VarType
 from nl2opt.formulation.parsed import ParsedConstraint, ParsedText, parse_formulation
+from nl2opt.formulation.size import check_model_size
 from nl2opt.solvers.pyomo_eval import ScalarEvaluator, pyomo_key
 
 _ELEMENT_TYPES = (int, float, str, bool)
@@ -79,6 +80,7 @@ def build_pyomo_model(formulation: Formulation) -> PyomoBuild:
         raise FormulationError("the formulation has expression errors:\n"
                                + "\n".join(str(e) for e in errors), errors)
     data = resolve_data(formulation)
+    check_model_size(formulation, parsed, data.set_sizes())  # before building anything
     model = pyo.ConcreteModel(name=formulation.name or "nl2opt")
     build = PyomoBuild(model, formulation, data)
     set_components = {name: _add(model, name, pyo.Set(initialize=list(s.elements),
