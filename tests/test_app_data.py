@@ -39,6 +39,7 @@ def profit_model(path: str = "data.csv") -> dict:
 
 def use_server(app, server: ChatServer) -> None:
     app.sidebar.selectbox(key="llm_backend").set_value("Custom LLM spec").run()
+    app.sidebar.toggle(key="review").set_value(False).run()  # no review verdicts scripted
     app.sidebar.text_input(key="custom_spec").set_value(
         f"openai:test-model@{server.base_url}").run()
 

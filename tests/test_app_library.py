@@ -64,6 +64,7 @@ def test_an_answer_lists_the_insights_it_used(library):
     app = new_app()
     run(app.sidebar.selectbox(key="llm_backend").set_value(SERVER))
     run(app.sidebar.toggle(key="use_library").set_value(True))
+    run(app.sidebar.toggle(key="review").set_value(False))  # no review verdict scripted
     with ChatServer([{"applicable": [1]}, MODEL]) as server:
         run(app.sidebar.text_input(key="server_url").set_value(server.base_url))
         run(app.chat_input(key="chat").set_value(PROBLEM))

@@ -44,7 +44,8 @@ def default_values() -> dict[str, Any]:
     return {"llm_backend": CUSTOM if configured else DEMO, "server_model": DEFAULT_SERVER_MODEL,
             "server_url": DEFAULT_SERVER_URL, "vllm_model": DEFAULT_MODEL,
             "custom_spec": configured or "demo", "solver": "automatic", "rounds": 3,
-            "samples": 1, "time_limit": 60.0, "use_library": False, "library_path": ""}
+            "samples": 1, "time_limit": 60.0, "use_library": False, "library_path": "",
+            "review": True}
 
 
 def _valid(key: str, value: Any) -> bool:
@@ -107,15 +108,18 @@ class Settings:
     api_key: str = ""
     use_library: bool = False
     library_path: str = ""  # "" = library.db next to the history
+    review: bool = True  # the semantic review after a solve (never in demo mode)
 
     @property
     def demo(self) -> bool:
         return self.backend == DEMO
 
     def options(self, data_dir: str | None = None) -> PipelineOptions:
+        # The recorded demos hold no review verdicts, so demo mode never reviews.
         rounds = min(self.rounds, DEMO_ROUNDS) if self.demo else self.rounds
         return PipelineOptions(rounds=rounds, samples=self.samples, solver=self.solver,
-                               time_limit=self.time_limit, data_dir=data_dir)
+                               time_limit=self.time_limit, data_dir=data_dir,
+                               review=self.review and not self.demo)
 
 
 def sidebar_settings() -> Settings:
@@ -145,10 +149,14 @@ def sidebar_settings() -> Settings:
                                         "wins. Recorded demos have one sample.")
     time_limit = sidebar.number_input("Solver time limit (s)", 1.0, 3600.0, step=10.0,
                                       key="time_limit")
+    review = sidebar.toggle("Semantic review", key="review", disabled=backend == DEMO,
+                            help="After a solve, check that every number of the statement is "
+                                 "used and ask the LLM to review the model against the text; "
+                                 "findings go back for repair. Recorded demos have none.")
     use_library, library = _library_inputs()
     return Settings(backend, spec, None if solver == "automatic" else solver, int(rounds),
                     1 if backend == DEMO else int(samples), float(time_limit),
-                    api_key.strip(), use_library, library)
+                    api_key.strip(), use_library, library, bool(review))
 
 
 def _spec_inputs(backend: str) -> str:
