@@ -254,3 +254,17 @@ def test_excel_uploads_become_csv_when_openpyxl_is_installed(tmp_path):
     (written,) = save_upload("Costs 2024.xlsx", buffer.getvalue(), tmp_path)
     assert written.name == "Costs_2024.csv"
     assert written.read_text().splitlines() == ["product,cost", "a,1.5", "b,2.0"]
+
+
+def test_interpretation_alternatives_are_a_clarifying_choice_the_user_can_click(db):
+    app = new_app()
+    run(app.button(key="example_production").click())
+    assert "**The statement leaves a choice open:** whether the stock left after the last " \
+           "month pays the holding cost" in page_text(app)
+    choices = app.table[0].value
+    assert list(choices["answer"]) == ["34,575", "34,500"]
+    (choose,) = [b for b in app.button if b.key and b.key.startswith("variant_")]
+    assert choose.label == "Use “the stock left after month 6 is free”"
+    run(choose.click())
+    assert objectives(app) == ["$34,575", "$34,500"]
+    assert "Chose: the stock left after month 6 is free" in page_text(app)

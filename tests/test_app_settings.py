@@ -172,3 +172,27 @@ def test_failures_get_friendly_messages():
         time_limit_note(stopped, 5)
     bad = edit_answer('{"variables": []}', None, None, PipelineOptions())
     assert "not a valid formulation" in bad.error and "objective" in bad.error
+
+
+def test_review_findings_are_shown_in_the_steps(db):
+    from app_helpers import last_answer_key, open_tab
+
+    model = {"reasoning": "x is at most 40% of the total", "formulation": {
+        "name": "Share limit", "variables": [{"name": "x"}, {"name": "y"}],
+        "objective": {"sense": "maximize", "expression": "3 * x + 2 * y"},
+        "constraints": [{"name": "total", "expression": "x + y <= 4"},
+                        {"name": "share", "expression": "x <= 0.4 * (x + y)"}]}}
+    verdict = {"requirements": [{"requirement": "x at most 40% of x + y",
+                                 "encoded_in": "constraint 'share'"}],
+               "findings": [{"kind": "other", "element": "constraint 'total'",
+                             "problem": "'at most 4' may mean the total of x and y",
+                             "change": "keep x + y <= 4"}]}
+    app = new_app()
+    run(app.sidebar.selectbox(key="llm_backend").set_value(SERVER))
+    with ChatServer([model, verdict, model]) as server:
+        run(app.sidebar.text_input(key="server_url").set_value(server.base_url))
+        run(app.chat_input(key="chat").set_value(
+            "Maximize 3 x + 2 y with x + y at most 4 and x at most 40% of x + y."))
+    assert objectives(app) == ["9.6"]
+    steps = page_text(open_tab(app, last_answer_key(db), "Steps"))
+    assert "**Semantic review**" in steps and "may mean the total of x and y" in steps

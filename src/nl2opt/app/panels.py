@@ -21,6 +21,7 @@ from nl2opt.app.actions import Action
 from nl2opt.app.analysis_view import analysis_answer, infeasibility_section, sensitivity_tab
 from nl2opt.app.diff import diff_formulations
 from nl2opt.app.export_view import export_tab
+from nl2opt.app.semantic_view import alternatives_section, review_lines
 from nl2opt.app.solution_view import data_tab, show_table, solution_tab
 from nl2opt.app.turns import Answer
 from nl2opt.formulation.model import Formulation, Sense
@@ -66,6 +67,8 @@ def render_answer(answer: Answer, key: str, data_dir: Path | None, latest: bool 
     if answer.warning:
         st.warning(md_text(answer.warning))
     action = _explanation(answer, key, editable)
+    if answer.alternatives:
+        action = alternatives_section(answer, key, editable) or action
     if answer.previous_formulation is not None:
         _what_changed(answer, formulation)
     if answer.reasoning:
@@ -205,6 +208,9 @@ def _json_editor(answer: Answer, key: str, editable: bool) -> Action | None:
 def _steps(answer: Answer) -> None:
     lines = [f"- {md_text(step)}" for step in answer.steps] or ["- (no steps recorded)"]
     st.markdown("\n".join(lines))
+    reviewed = review_lines(answer)
+    if reviewed:
+        st.markdown("**Semantic review**\n\n" + "\n".join(reviewed))
     details = [f"LLM: {answer.llm}" if answer.llm else "",
                f"repair rounds used: {answer.rounds_used}" if answer.kind != "edit" else
                "edited by hand; solved without the LLM"]

@@ -50,6 +50,8 @@ class Answer(BaseModel):
     data_version: str = ""  # the uploaded data it was made with ("v2"; "" = unversioned)
     insight_ids: list[str] = Field(default_factory=list)  # experience-library insights used
     infeasibility: dict[str, Any] | None = None  # conflict and verified repairs (infeasible)
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)  # interpretations solved
+    reviews: list[dict[str, Any]] = Field(default_factory=list)  # semantic reviews of models
     tool: str = ""  # analysis answers: what_if, why_not, sensitivity, explain
     analysis: dict[str, Any] | None = None  # ... and the tool's solver-backed result
 
@@ -302,6 +304,9 @@ def _from_report(kind, request: str, report: Report, steps: list[str],
         return answer
     answer.formulation = report.formulation.to_dict()
     answer.insight_ids = report.insight_ids
+    answer.alternatives = [a.model_dump(mode="json") for a in report.alternatives]
+    answer.reviews = [r.model_dump(mode="json", exclude={"raw_response"})
+                      for r in report.reviews]
     result = report.result
     if result is not None:
         answer.result = result.model_dump(mode="json")
