@@ -79,6 +79,17 @@ def test_infeasible_model_feedback_carries_the_diagnosis(good):
     assert "infeasible" in feedback and "min_cake" in feedback
 
 
+def test_an_infeasible_model_kept_unchanged_by_a_repair_is_the_answer(good):
+    """The statement itself is impossible: after the LLM returns the same model once, no
+    more rounds are spent rewriting it (issue 15)."""
+    impossible = variant(good, lambda f: f["constraints"].append(
+        {"name": "min_cake", "expression": "x['cake'] >= 30"}))
+    report, llm = run([impossible, impossible], rounds=3, review=False)
+    assert len(llm.requests) == 2 and report.rounds_used == 1
+    assert report.result.termination.value == "infeasible" and report.error == ""
+    assert report.attempts[-1].stage == "done"
+
+
 def test_unbounded_model_feedback(good):
     broken = variant(good, lambda f: f.update(constraints=[]))
     report, llm = run([broken, good])

@@ -70,8 +70,7 @@ def demo_conversations() -> list[DemoConversation]:
             DemoStep("Bake at least 10 batches of bread.", ("route_revise", "bakery_min_bread"),
                      "optimal", 1350.0))),
         DemoConversation("farm", "Farm plan (infeasible at first)", ":material/agriculture:", (
-            DemoStep(_one_line(_text("farm.txt")),
-                     ("farm",) + ("farm_unchanged",) * DEMO_ROUNDS, "infeasible"),
+            DemoStep(_one_line(_text("farm.txt")), ("farm", "farm_unchanged"), "infeasible"),
             DemoStep("What if we rent 20 more acres?", ("route_what_if_land_120",),
                      "analysis", 30000.0))),
         DemoConversation("production", "Six-month production plan", ":material/factory:", (
