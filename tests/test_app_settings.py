@@ -174,7 +174,7 @@ def test_failures_get_friendly_messages():
     assert "not a valid formulation" in bad.error and "objective" in bad.error
 
 
-def test_review_findings_are_shown_in_the_steps(db):
+def test_review_findings_are_shown_in_the_steps_and_the_llm_text_streams(db):
     from app_helpers import last_answer_key, open_tab
 
     model = {"reasoning": "x is at most 40% of the total", "formulation": {
@@ -194,5 +194,6 @@ def test_review_findings_are_shown_in_the_steps(db):
         run(app.chat_input(key="chat").set_value(
             "Maximize 3 x + 2 y with x + y at most 4 and x at most 40% of x + y."))
     assert objectives(app) == ["9.6"]
+    assert [body.get("stream") for body in server.requests] == [True] * 3  # shown as written
     steps = page_text(open_tab(app, last_answer_key(db), "Steps"))
     assert "**Semantic review**" in steps and "may mean the total of x and y" in steps

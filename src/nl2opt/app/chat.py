@@ -9,6 +9,7 @@ tab or restarting the server loses nothing.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +26,7 @@ from nl2opt.app.uploads import current_data_dir, data_files, describe_csv, versi
 from nl2opt.formulation.wording import format_number
 
 TITLE_LENGTH = 60
+STREAM_TAIL = 1200  # characters of the LLM's text shown while it writes
 PLACEHOLDER_TITLE = "New conversation"
 DEMO_DATA_NOTE = ("Demo mode: the recorded examples bring their own data, so the uploaded "
                   "files were not used (they are kept for when you choose an LLM).")
@@ -78,8 +80,10 @@ def answer_live(text: str, history: History, view: ConversationView, settings: S
         if settings.demo and data_files(data_dir):
             notes.append(DEMO_DATA_NOTE)
             status.write(DEMO_DATA_NOTE)
+        live = st.empty()
         answer = _run_turn(text, history, view, settings, conversation_id, data_dir,
-                           status.write)
+                           status.write, stream=live_text(live))
+        live.empty()
         answer.steps[:0] = notes
         answer.data_version = version_name(data_dir)
         done = "Could not answer" if answer.error else summary(answer)
@@ -100,14 +104,38 @@ def store_answer(history: History, conversation_id: int, answer: Answer) -> None
                        by_person=False)
 
 
+def live_text(placeholder, every: float = 0.2):
+    """A callback showing the LLM's text as it is written (the last lines, a few times a
+    second: redrawing on every piece would slow the stream down)."""
+    shown = [0.0]
+
+    def show(text: str) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= every:
+            shown[0] = now
+            placeholder.code(text[-STREAM_TAIL:], language="json", wrap_lines=True)
+    return show
+
+
+def streamed(llm, stream):
+    """The LLM with its answers streamed to `stream`, where the backend can stream."""
+    from nl2opt.llm.openai_backend import OpenAIBackend
+
+    if stream is None or not isinstance(llm, OpenAIBackend):
+        return llm
+    from nl2opt.llm.streaming import StreamingBackend
+
+    return StreamingBackend(llm, stream)
+
+
 def _run_turn(text: str, history: History, view: ConversationView, settings: Settings,
-              conversation_id: int, data_dir: Path, progress) -> Answer:
+              conversation_id: int, data_dir: Path, progress, stream=None) -> Answer:
     files = [] if settings.demo else data_files(data_dir)
     options = settings.options(str(data_dir))
     current = view.current()
     kind = "formulate" if current is None else "revise"
     try:
-        llm = get_llm(settings)
+        llm = streamed(get_llm(settings), stream)
     except Exception as error:  # bad spec, vLLM missing, server down: say so in the chat
         return failure(kind, text, error, llm=None)
     if current is None:
