@@ -66,8 +66,8 @@ def test_what_if_shows_old_and_new_value_and_the_difference(bakery):
     answer = what_if(bakery, "available", ("oven_hours",), 60)
     assert answer.question == "available for oven hours: 40 → 60"
     assert answer.objective_after == pytest.approx(9900 / 7)
-    assert answer.sentences == ["With available for oven hours at 60, the best profit is "
-                                "$1,414.29 (+$385.71, better than now)."]
+    assert answer.sentences == [("With available for oven hours at 60, the best profit is "
+                                 "$1,414.29 (+$385.71, better than now).")]
     assert [m.label for m in answer.moved] == ["batches per day: bread", "batches per day: cake"]
 
 

@@ -104,7 +104,7 @@ def check_connection(settings: Settings) -> ConnectionCheck:
                                          schema_name="ping", prompt_id="ping")])[0][0]
     except LLMError as error:
         return ConnectionCheck(False, str(error))
-    except Exception as error:  # any backend failure is reported, not raised
+    except Exception as error:  # noqa: BLE001 - any backend failure is reported, not raised
         return ConnectionCheck(False, f"{type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
     model = reply.model or getattr(llm, "model", "") or "the model"

@@ -32,7 +32,7 @@ def followup_answer(problem: str, changes: list[str], current: Answer, formulati
     note("Reading the question: which tool answers it")
     try:
         route, problem_note = route_followup(formulation, request, llm)
-    except Exception as error:  # the UI boundary: every failure becomes a message
+    except Exception as error:  # noqa: BLE001 - the UI boundary: every failure is a message
         return failure("revise", request, error, ["Reading the question"], llm)
     chosen = f"Tool chosen: {route.tool}" + (f" ({route.reasoning})" if route.reasoning else "")
     chosen += f"; {problem_note}" if problem_note else ""

@@ -35,8 +35,13 @@ def model_text(formulation: Formulation, fmt: Format) -> str:
 
 
 def arrays_text(model: ArrayModel, fmt: Format) -> str:
-    from nl2opt.solvers.highs_direct import (checked, new_highs, set_option, to_highs_hessian,
-                                             to_highs_lp)
+    from nl2opt.solvers.highs_direct import (
+        checked,
+        new_highs,
+        set_option,
+        to_highs_hessian,
+        to_highs_lp,
+    )
 
     lp = to_highs_lp(model)
     lp.col_names_ = unique_names(model.column_label(c) for c in range(model.num_cols))
