@@ -130,6 +130,29 @@ def run_highs(highs, options: SolveOptions) -> tuple[object, bool]:
     return status, watchdog.fired
 
 
+def to_highs_lp(model: ArrayModel):
+    """The model as a `highspy.HighsLp`, for callers that set more fields, such as the
+    column and row names of an LP/MPS export. Solving passes the arrays instead
+    (`pass_model`): filling these fields copies each array element by element."""
+    highspy = _highspy()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = model.num_cols, model.num_rows
+    lp.col_cost_, lp.offset_ = model.objective, model.objective_offset
+    lp.col_lower_, lp.col_upper_ = model.col_lower, model.col_upper
+    lp.row_lower_, lp.row_upper_ = model.row_lower, model.row_upper
+    lp.sense_ = (highspy.ObjSense.kMaximize if model.sense is Sense.maximize
+                 else highspy.ObjSense.kMinimize)
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_col_, matrix.num_row_ = model.num_cols, model.num_rows
+    matrix.start_, matrix.index_ = model.matrix.indptr, model.matrix.indices
+    matrix.value_ = model.matrix.data
+    if model.integrality.any():
+        lp.integrality_ = np.where(model.integrality > 0, highspy.HighsVarType.kInteger,
+                                   highspy.HighsVarType.kContinuous).tolist()
+    return lp
+
+
 def hessian_arrays(upper: sp.coo_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start, index, value) of the lower triangle, column-wise, as HiGHS stores Q: it
     minimizes c'x + 1/2 x'Qx, so coef * x_i * x_j (i < j) is Q_ij = Q_ji = coef and
