@@ -1,7 +1,8 @@
 """Throughput of the evaluation runner outside the LLM.
 
 Every formulation in examples/ becomes a benchmark item (repeated --copies
-times) whose "LLM" instantly answers with that formulation, so all time
+times) whose "LLM" instantly answers with that formulation (CSV data written inline:
+an evaluation run reads no data files), so all time
 measured is nl2opt's own: building prompts, reading replies, and the solve
 stage (validate, compile, solve, check) in the worker pool. Prints, per worker
 count: wall seconds, items per second, main-process CPU seconds per item
@@ -32,11 +33,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 class ExampleLLM:
-    """Answers each question with the example formulation it names."""
+    """Answers each question with the example formulation it names, its description
+    marked with the copy number: every item is a formulation of its own, as in a real
+    run, so no copy is answered from another's prepared model."""
 
     name, model = "bench", "bench"
 
@@ -48,8 +53,10 @@ class ExampleLLM:
 
         replies = []
         for request in requests:
-            name = re.search(r"Example (\S+)\.", request.messages[-1].content).group(1)
-            replies.append([LLMResponse(text=self.answers[name], finish_reason="stop")] *
+            found = re.search(r"copy (\d+)\. Example (\S+)\.", request.messages[-1].content)
+            answer = json.loads(self.answers[found.group(2)])
+            answer["formulation"]["description"] += f" [copy {found.group(1)}]"
+            replies.append([LLMResponse(text=json.dumps(answer), finish_reason="stop")] *
                            request.n)
         return replies
 
@@ -65,7 +72,7 @@ def build_dataset(copies: int, classes: set[str] | None = None):
     for name, label in sorted(expected.items()):
         if classes is not None and label["class"] not in classes:
             continue
-        formulation = json.loads((ROOT / "examples" / name).read_text())
+        formulation = inline_csv(ROOT / "examples" / name)
         answers[name] = json.dumps({"reasoning": "example", "formulation": formulation})
         for copy in range(copies):
             items.append(DatasetItem(
@@ -75,6 +82,30 @@ def build_dataset(copies: int, classes: set[str] | None = None):
     dataset = Dataset(name="bench", path="examples", version="examples", file_hash="-",
                       items=items)
     return dataset, answers
+
+
+def inline_csv(path: Path) -> dict:
+    """The example as the LLM would answer it: CSV sources read (through the confined
+    reader) and written inline, since an evaluation run has no data folder to read from."""
+    from nl2opt.formulation.data import resolve_data
+    from nl2opt.formulation.model import load_formulation
+
+    formulation = json.loads(path.read_text())
+    has_csv = any("csv" in entry for entry in formulation.get("sets", []) +
+                  formulation.get("parameters", []))
+    if not has_csv:
+        return formulation
+    data = resolve_data(load_formulation(path))
+    for entry in formulation["sets"]:
+        if entry.pop("csv", None) is not None:
+            entry["elements"] = list(data.sets[entry["name"]].elements)
+    for entry in formulation["parameters"]:
+        if entry.pop("csv", None) is not None:
+            param, sets = data.params[entry["name"]], [data.sets[s] for s in entry["index"]]
+            entry["table"] = [[*(s.elements[i] for s, i in zip(sets, key)), float(value)]
+                              for key, value in np.ndenumerate(param.values)
+                              if not np.isnan(value)]
+    return formulation
 
 
 def measure(dataset, answers, workers: int, rounds: int) -> dict:
@@ -126,7 +157,7 @@ def measure_peers(dataset, answers, count: int, parallel: int = 2) -> dict:
 
 def _run_script(path: Path) -> str:
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT / "examples")
+                          timeout=300, cwd=ROOT / "examples", check=False)
     return done.stdout
 
 

@@ -87,7 +87,7 @@ def solve(model: InstanceModel, *, cost: np.ndarray | None = None,
     highs.setOptionValue("time_limit", float(time_limit))
     highs.setOptionValue("mip_rel_gap", 1e-9)
     highs.setOptionValue("mip_feasibility_tolerance", 1e-9)
-    highs.passModel(_lp(model, cost, extra or []))
+    _pass_model(highs, model, cost, extra or [])
     if cost is None and model.has_quadratic:
         highs.passHessian(_hessian(model))
     highs.run()
@@ -106,32 +106,26 @@ def solve(model: InstanceModel, *, cost: np.ndarray | None = None,
     return Solution("error", message=highs.modelStatusToString(highs.getModelStatus()))
 
 
-def _lp(model: InstanceModel, cost, extra: list[ExtraRows]):
+def _pass_model(highs, model: InstanceModel, cost, extra: list[ExtraRows]) -> None:
+    """The model (plus `extra` rows, with `cost` in place of its objective) through the
+    array form of passModel: HiGHS reads the numpy buffers, no element-by-element copy."""
     import highspy
+
+    from nl2opt.solvers.highs_direct import as_float64, as_int32
 
     matrix = sp.vstack([model.matrix] + [e.matrix for e in extra]).tocsr() if extra \
         else model.matrix
     row_lower = np.concatenate([model.row_lower] + [e.lower for e in extra])
     row_upper = np.concatenate([model.row_upper] + [e.upper for e in extra])
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = model.num_cols, matrix.shape[0]
-    if cost is None:
-        lp.col_cost_ = model.objective
-        lp.offset_ = model.offset
-        lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
-    else:
-        lp.col_cost_ = np.asarray(cost, dtype=float)
-    lp.col_lower_, lp.col_upper_ = model.lower, model.upper
-    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = model.num_cols, matrix.shape[0]
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    if model.integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if flag
-                           else highspy.HighsVarType.kContinuous for flag in model.integer]
-    return lp
+    maximize = cost is None and model.maximize
+    sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    costs = model.objective if cost is None else cost
+    highs.passModel(
+        model.num_cols, matrix.shape[0], matrix.nnz, int(highspy.MatrixFormat.kRowwise),
+        int(sense), float(model.offset) if cost is None else 0.0, as_float64(costs),
+        as_float64(model.lower), as_float64(model.upper), as_float64(row_lower),
+        as_float64(row_upper), as_int32(matrix.indptr), as_int32(matrix.indices),
+        as_float64(matrix.data), as_int32(np.asarray(model.integer, dtype=bool)))
 
 
 def _hessian(model: InstanceModel):

@@ -58,6 +58,13 @@ def check_and_solve(job: SolveJob) -> SolveOutcome:
     return outcome
 
 
+# Imported once by the fork server, so every worker (and every replacement after a
+# crash) starts with them: Pyomo, SCIP and CP-SAT otherwise cost each worker seconds on
+# its first nonlinear or CP-SAT item.
+PRELOAD = ["nl2opt.evaluation.solve_stage", "nl2opt.solvers.solve",
+           "nl2opt.solvers.highs_direct", "nl2opt.solvers.pyomo_backend",
+           "nl2opt.solvers.scip_run", "nl2opt.solvers.cpsat"]
+
 _started_queue = None  # in a worker: where it announces the job it starts
 
 
@@ -169,8 +176,7 @@ class SolvePool:
         if self._pool is None:
             # forkserver: workers never inherit the parent's threads (LLM clients, progress).
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["nl2opt.evaluation.solve_stage",
-                                            "nl2opt.solvers.solve"])
+            context.set_forkserver_preload(PRELOAD)
             self._started = context.SimpleQueue()  # a fresh one: a killed worker may hold
             self._pool = ProcessPoolExecutor(     # the old one's lock
                 max_workers=self.workers, mp_context=context, initializer=init_worker,

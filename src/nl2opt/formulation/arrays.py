@@ -20,8 +20,12 @@ from nl2opt.formulation import expr as E
 from nl2opt.formulation.data import ModelData, resolve_data
 from nl2opt.formulation.evaluate import Evaluator, NonlinearTerm, VariableLayout
 from nl2opt.formulation.model import Formulation, Sense, VarType
-from nl2opt.formulation.parsed import (ParsedConstraint, ParsedFormulation, ParsedText,
-                                      parse_formulation)
+from nl2opt.formulation.parsed import (
+    ParsedConstraint,
+    ParsedFormulation,
+    ParsedText,
+    parse_formulation,
+)
 from nl2opt.formulation.size import check_model_size
 from nl2opt.formulation.values import Const, Frame, Lin, Quad, as_lin, product_frame
 
@@ -101,13 +105,15 @@ def prepare(formulation: Formulation) -> tuple[ParsedFormulation, ModelData]:
 
 
 def compile_arrays(formulation: Formulation, parsed: ParsedFormulation | None = None,
-                   data: ModelData | None = None) -> ArrayModel:
+                   data: ModelData | None = None, size_checked: bool = False) -> ArrayModel:
     """Formulation -> ArrayModel. Raises NonlinearTerm for non-quadratic or
     quadratic-constraint models, CompileError for data problems, ModelTooLargeError
-    (a CompileError) when the size estimate is above the limit."""
+    (a CompileError) when the size estimate is above the limit (`size_checked`: the
+    caller already ran `check_model_size` on this parse and data)."""
     if parsed is None or data is None:
         parsed, data = prepare(formulation)
-    check_model_size(formulation, parsed, data.set_sizes())  # before allocating anything
+    if not size_checked:
+        check_model_size(formulation, parsed, data.set_sizes())  # before allocating anything
     layouts = _layout(formulation, data)
     by_name = {layout.name: layout for layout in layouts}
     num_cols = sum(layout.size for layout in layouts)

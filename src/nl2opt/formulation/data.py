@@ -13,11 +13,13 @@ import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from nl2opt.errors import DataError
+from nl2opt.formulation import bulk
 from nl2opt.formulation.datafiles import read_data_text
 from nl2opt.formulation.limits import current_limits, too_large
 from nl2opt.formulation.model import CsvSource, Formulation, Parameter, SetDef
@@ -95,6 +97,37 @@ class ModelData:
 
 def make_set(name: str, elements: Iterable) -> SetData:
     ordered = tuple(elements)
+    kinds = set(map(type, ordered))  # one pass in C; most sets are all text or all int
+    positions = _positions_in_bulk(ordered, kinds)
+    if positions is None:
+        positions = _positions_one_by_one(name, ordered)
+    integer = all(issubclass(kind, int) for kind in kinds)
+    if any(issubclass(kind, int) for kind in kinds):
+        for element in ordered:
+            if isinstance(element, int):
+                _check_exact(element, f"set '{name}'")
+    return SetData(name, ordered, positions, integer)
+
+
+def _positions_in_bulk(ordered: tuple, kinds: set) -> dict | None:
+    """Element -> position, plus str(element) -> position for non-text elements (JSON keys
+    are text); None when an element repeats or a text equals another element's str (the
+    one-by-one loop decides those)."""
+    positions = {element: position for position, element in enumerate(ordered)}
+    if len(positions) != len(ordered):
+        return None
+    if kinds <= {str}:
+        return positions
+    for position, element in enumerate(ordered):
+        if element.__class__ is not str:
+            text = str(element)
+            if text in positions:
+                return None
+            positions[text] = position
+    return positions
+
+
+def _positions_one_by_one(name: str, ordered: tuple) -> dict:
     positions: dict = {}
     for position, element in enumerate(ordered):
         if element in positions:
@@ -102,11 +135,7 @@ def make_set(name: str, elements: Iterable) -> SetData:
                             "each element once")
         positions[element] = position
         positions.setdefault(str(element), position)
-    integer = all(isinstance(e, int) for e in ordered)
-    for element in ordered:
-        if isinstance(element, int):
-            _check_exact(element, f"set '{name}'")
-    return SetData(name, ordered, positions, integer)
+    return positions
 
 
 def _check_exact(value: int, where: str) -> None:
@@ -121,10 +150,11 @@ def _check_exact(value: int, where: str) -> None:
 def resolve_data(formulation: Formulation) -> ModelData:
     """Sets and parameter arrays of a formulation; raises DataError on bad data, and
     ModelTooLargeError when the dense parameter arrays would exceed the size limit."""
-    sets = {s.name: resolve_set(s, formulation.data_dir) for s in formulation.sets}
-    _check_parameter_cells(formulation.parameters, sets)
-    params = {p.name: resolve_parameter(p, sets, formulation.data_dir)
-              for p in formulation.parameters}
+    with bulk.collector_paused():
+        sets = {s.name: resolve_set(s, formulation.data_dir) for s in formulation.sets}
+        _check_parameter_cells(formulation.parameters, sets)
+        params = {p.name: resolve_parameter(p, sets, formulation.data_dir)
+                  for p in formulation.parameters}
     return ModelData(sets, params)
 
 
@@ -148,8 +178,8 @@ def resolve_set(definition: SetDef, data_dir: Path | None) -> SetData:
         _check_exact(last, where)
         return SetData(definition.name, range(first, last + 1), {}, True)
     if definition.csv is not None:
-        rows = read_csv(definition.csv, data_dir, f"set '{definition.name}'")
-        return make_set(definition.name, dict.fromkeys(_element(row[-1]) for row in rows))
+        return make_set(definition.name, _csv_set_elements(definition.csv, data_dir,
+                                                           f"set '{definition.name}'"))
     return make_set(definition.name, definition.elements or [])
 
 
@@ -166,9 +196,47 @@ def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path
         value = param.value if param.value is not None else param.default
         return ParamData(param.name, (), np.array(float(value)))
     values = np.full(tuple(len(s) for s in index_sets), fill, dtype=float)
+    if not _fill_in_bulk(values, param, index_sets, data_dir, where):
+        # Something is off: the per-entry loop finds the first problem and words it.
+        _fill_one_by_one(values, param, index_sets, data_dir, where)
+    return ParamData(param.name, tuple(param.index), values)
+
+
+def _fill_one_by_one(values: np.ndarray, param: Parameter, index_sets: list[SetData],
+                     data_dir: Path | None, where: str) -> None:
     for key, value in _entries(param, data_dir, where):
         values[_locate(key, index_sets, where)] = _number(value, where, key)
-    return ParamData(param.name, tuple(param.index), values)
+
+
+def _fill_in_bulk(values: np.ndarray, param: Parameter, index_sets: list[SetData],
+                  data_dir: Path | None, where: str) -> bool:
+    """The fast path (`nl2opt.formulation.bulk`); False when the data needs the per-entry
+    loop's error, with `values` untouched."""
+    if param.values is not None:
+        columns = bulk.nested_columns(param.values, len(index_sets))
+        return columns is not None and bulk.fill_columns(values, [columns], index_sets)
+    if param.table is not None:
+        return bulk.fill(values, param.table, index_sets)
+    if param.csv is None or len(param.csv.index_columns) != len(index_sets):
+        return param.csv is None
+    try:
+        return bulk.fill_columns(values, csv_column_chunks(param.csv, data_dir, where),
+                                 index_sets, cells=True)
+    except DataError:
+        return False
+
+
+def _csv_set_elements(source: CsvSource, data_dir: Path | None, where: str) -> dict:
+    """The distinct elements of a CSV column, in file order (read in bulk; on any problem
+    read again row by row, which locates it)."""
+    try:
+        elements: dict = {}
+        for columns in csv_column_chunks(source, data_dir, where):
+            elements.update(dict.fromkeys(bulk.element_of(text) for text in columns[-1]))
+        return elements
+    except DataError:
+        rows = read_csv(source, data_dir, where)
+        return dict.fromkeys(bulk.element_of(row[-1]) for row in rows)
 
 
 def _entries(param: Parameter, data_dir: Path | None, where: str
@@ -274,6 +342,29 @@ def read_csv(source: CsvSource, data_dir: Path | None, where: str
             raise DataError(f"{where}: data file {shown}, line {number} has no value in "
                             f"column {snippet(missing, 40)}; give every row a value")
         yield tuple(cells[k] for k in positions)
+
+
+def csv_column_chunks(source: CsvSource, data_dir: Path | None, where: str
+                      ) -> Iterator[list[list[str]]]:
+    """The wanted columns (index columns, then the value column) of up to CHUNK_ROWS
+    rows at a time: the bulk reader. A DataError on any problem, without the detail:
+    `read_csv` reads the file again and says where (the error path only)."""
+    text = read_data_text(data_dir, source.path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next((cells for cells in reader if cells), [])
+        wanted = [*source.index_columns, source.value_column]
+        if any(c not in header for c in wanted):
+            raise DataError(f"{where}: missing columns")
+        positions = [header.index(c) for c in wanted]
+        last = max(positions)
+        while raw := list(islice(reader, bulk.CHUNK_ROWS)):
+            rows = [cells for cells in raw if cells]
+            if rows and min(map(len, rows)) <= last:
+                raise DataError(f"{where}: a row without a value")
+            yield [[cells[k] for cells in rows] for k in positions]
+    except csv.Error:
+        raise DataError(f"{where}: not readable as CSV") from None
 
 
 def csv_rows(text: str, shown: str) -> Iterator[tuple[int, list[str]]]:

@@ -65,6 +65,7 @@ class Evaluator:
     element: str = ""
     text: str = ""
     _element_arrays: dict = field(default_factory=dict)
+    _depth: int = 0
 
     def fail(self, node: E.Expr, message: str) -> CompileError:
         where = f"{self.element}: " if self.element else ""
@@ -75,12 +76,24 @@ class Evaluator:
     def evaluate(self, node: E.Expr, frame: Frame) -> Value:
         method = getattr(self, f"_eval_{type(node).__name__}")
         # Overflow (e.g. 1e308 * 10) must become an error here, not an inf coefficient.
-        with np.errstate(over="ignore", invalid="ignore"):
-            value = method(node, frame)
+        # numpy's warnings are switched off once per tree, not once per node (it costs
+        # microseconds each time, which adds up over small models).
+        if self._depth:
+            value = self._evaluate_inside(method, node, frame)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = self._evaluate_inside(method, node, frame)
         if not all_finite(value):
             raise self.fail(node, "arithmetic gives a non-finite number (overflow or "
                             "similar); check the data and rescale large numbers")
         return value
+
+    def _evaluate_inside(self, method, node: E.Expr, frame: Frame) -> Value:
+        self._depth += 1
+        try:
+            return method(node, frame)
+        finally:
+            self._depth -= 1
 
     def numeric(self, node: E.Expr, frame: Frame) -> Const | Lin | Quad:
         value = self.evaluate(node, frame)

@@ -18,11 +18,11 @@ from pydantic import BaseModel
 from nl2opt.errors import CompileError, DataError, ExpressionError, ModelTooLargeError
 from nl2opt.formulation import expr as E
 from nl2opt.formulation.classify import degree
-from nl2opt.formulation.data import ModelData, SetData, resolve_data
+from nl2opt.formulation.data import ModelData, SetData
 from nl2opt.formulation.finite import NonFinite, literal_problems, nonlinear_data_problems
 from nl2opt.formulation.model import Formulation, VarType
-from nl2opt.formulation.parsed import ParsedFormulation, ParsedText, parse_partially
-from nl2opt.formulation.size import check_model_size
+from nl2opt.formulation.parsed import ParsedFormulation, ParsedText
+from nl2opt.formulation.prepared import Prepared, prepare
 
 RESERVED = {"sum", "for", "in", "if", "and", "or", "not", "len", *E.FUNCTIONS}
 
@@ -54,12 +54,15 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
     """Every issue found, errors first. `compile_check` also dry-runs the array compiler,
     which finds data-dependent errors such as an index `t - 1` leaving its set."""
     issues = _duplicate_names(formulation)
-    parsed, parse_errors = parse_partially(formulation)
+    # Parsed, resolved and (below) compiled once per formulation version: `solve` then
+    # hands the model this trial compile produced straight to the solver.
+    prepared = prepare(formulation)
+    parsed, parse_errors = prepared.parsed, prepared.parse_errors
     issues += [_from_expression_error(e) for e in parse_errors]
     issues += _non_finite(literal_problems(formulation))
-    data = _resolve(formulation, issues)
+    data = _resolve(prepared, issues)
     if parsed is not None and data is not None:
-        _check_size(formulation, parsed, data, issues)
+        _check_size(prepared, parsed, issues)
     if parsed is not None:
         checker = _ScopeChecker(formulation, data, issues)
         checker.run(parsed)
@@ -69,7 +72,7 @@ def validate(formulation: Formulation, compile_check: bool = True) -> list[Issue
         _check_data(formulation, data, issues)
     if compile_check and parsed is not None and data is not None and not errors_only(issues):
         # No parse errors here, so the partial parse is complete.
-        _dry_compile(formulation, parsed, data, issues)
+        _dry_compile(prepared, parsed, data, issues)
     return sorted(issues, key=lambda i: i.severity is not Severity.error)
 
 
@@ -128,9 +131,9 @@ _DUNDER = ("names starting with '__' are reserved for Python internals; rename i
            "without the leading underscores")
 
 
-def _resolve(formulation: Formulation, issues: list[Issue]) -> ModelData | None:
+def _resolve(prepared: Prepared, issues: list[Issue]) -> ModelData | None:
     try:
-        return resolve_data(formulation)
+        return prepared.resolved()
     except DataError as error:
         issues.append(_issue(Severity.error, "data", "data", str(error)))
     except ModelTooLargeError as error:
@@ -138,10 +141,9 @@ def _resolve(formulation: Formulation, issues: list[Issue]) -> ModelData | None:
     return None
 
 
-def _check_size(formulation: Formulation, parsed: ParsedFormulation, data: ModelData,
-                issues: list[Issue]) -> None:
+def _check_size(prepared: Prepared, parsed: ParsedFormulation, issues: list[Issue]) -> None:
     try:
-        check_model_size(formulation, parsed, data.set_sizes())
+        prepared.check_size(parsed)
     except ModelTooLargeError as error:
         issues.append(_too_large_issue(error))
 
@@ -395,13 +397,12 @@ def _check_data(formulation: Formulation, data: ModelData, issues: list[Issue]) 
                                  "binary variables take 0 or 1; the upper bound is ignored"))
 
 
-def _dry_compile(formulation: Formulation, parsed: ParsedFormulation, data: ModelData,
+def _dry_compile(prepared: Prepared, parsed: ParsedFormulation, data: ModelData,
                  issues: list[Issue]) -> None:
-    from nl2opt.formulation.arrays import compile_arrays
     from nl2opt.formulation.evaluate import NonlinearTerm
 
     try:
-        compile_arrays(formulation, parsed, data)
+        prepared.model()
     except NonlinearTerm:
         # Nonlinear models compile on the Pyomo path (reported as warnings above), so
         # their data is not evaluated here: look for infinities they would receive.

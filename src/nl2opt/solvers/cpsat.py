@@ -27,10 +27,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from nl2opt.errors import NotSupportedError
-from nl2opt.formulation.arrays import ArrayModel, compile_arrays, format_label
+from nl2opt.formulation.arrays import ArrayModel, format_label
 from nl2opt.formulation.classify import MAX_SCALE, ProblemClass, integer_scale
 from nl2opt.formulation.finite import raise_if_non_finite
 from nl2opt.formulation.model import Formulation, Sense, VarType
+from nl2opt.formulation.prepared import prepared_model
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.extract import constraint_values, variable_values
 from nl2opt.solvers.limits import Watchdog, watchdog_grace
@@ -311,7 +312,7 @@ class CpSatBackend:
         if continuous:
             raise _continuous_error(continuous)
         options = options.clocked()  # compiling counts towards the time limit
-        return self.solve_arrays(compile_arrays(formulation), options)
+        return self.solve_arrays(prepared_model(formulation), options)
 
     def solve_arrays(self, model: ArrayModel, options: SolveOptions = SolveOptions()
                      ) -> SolveResult:

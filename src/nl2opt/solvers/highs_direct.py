@@ -11,10 +11,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from nl2opt.errors import CompileError, NotSupportedError
-from nl2opt.formulation.arrays import ArrayModel, compile_arrays, format_label
+from nl2opt.formulation.arrays import ArrayModel, format_label
 from nl2opt.formulation.classify import ProblemClass
 from nl2opt.formulation.finite import raise_if_non_finite
 from nl2opt.formulation.model import Formulation, Sense
+from nl2opt.formulation.prepared import prepared_model
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.extract import constraint_values, variable_values
 from nl2opt.solvers.limits import Watchdog
@@ -60,19 +61,50 @@ def build_highs(model: ArrayModel, options: SolveOptions = SolveOptions()):
     raise_if_non_finite(model)
     highs = new_highs()
     set_option(highs, "output_flag", False)
-    checked(highs.passModel(to_highs_lp(model)), "the model (passModel)")
+    pass_model(highs, model)
+    apply_options(highs, options)
+    return highs
+
+
+def pass_model(highs, model: ArrayModel) -> None:
+    """Hand the arrays to HiGHS through the array form of `passModel` (and `passHessian`):
+    HiGHS reads the numpy buffers directly. Filling a `HighsLp` field by field instead
+    makes pybind11 copy each array element by element (3x slower at 1M nonzeros)."""
+    highspy = _highspy()
+    matrix = model.matrix
+    sense = highspy.ObjSense.kMaximize if model.sense is Sense.maximize \
+        else highspy.ObjSense.kMinimize
+    checked(highs.passModel(
+        model.num_cols, model.num_rows, matrix.nnz, int(highspy.MatrixFormat.kRowwise),
+        int(sense), model.objective_offset, as_float64(model.objective), as_float64(model.col_lower),
+        as_float64(model.col_upper), as_float64(model.row_lower), as_float64(model.row_upper),
+        as_int32(matrix.indptr), as_int32(matrix.indices), as_float64(matrix.data),
+        as_int32(model.integrality)), "the model (passModel)")
     if model.quadratic is not None and model.quadratic.nnz:
         if model.integrality.any():
             raise NotSupportedError("HiGHS cannot solve quadratic objectives with integer "
                                     "variables (MIQP); use the SCIP backend (--solver scip)")
-        checked(highs.passHessian(to_highs_hessian(model)), "the quadratic objective "
-                "(passHessian)")
+        start, index, value = hessian_arrays(model.quadratic)
+        checked(highs.passHessian(model.num_cols, len(value),
+                                  int(highspy.HessianFormat.kTriangular), start, index, value),
+                "the quadratic objective (passHessian)")
+
+
+def as_float64(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)  # no copy when it already is
+
+
+def as_int32(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.int32)
+
+
+def apply_options(highs, options: SolveOptions) -> None:
+    """The time left and the MIP gap, as HiGHS options."""
     seconds = options.solver_seconds()
     if seconds is not None:
         set_option(highs, "time_limit", seconds)
     if options.mip_gap is not None:
         set_option(highs, "mip_rel_gap", float(options.mip_gap))
-    return highs
 
 
 def checked(status, what: str) -> None:
@@ -99,46 +131,47 @@ def run_highs(highs, options: SolveOptions) -> tuple[object, bool]:
 
 
 def to_highs_lp(model: ArrayModel):
+    """The model as a `highspy.HighsLp`, for callers that set more fields, such as the
+    column and row names of an LP/MPS export. Solving passes the arrays instead
+    (`pass_model`): filling these fields copies each array element by element."""
     highspy = _highspy()
     lp = highspy.HighsLp()
-    lp.num_col_ = model.num_cols
-    lp.num_row_ = model.num_rows
-    lp.col_cost_ = model.objective
-    lp.col_lower_ = model.col_lower
-    lp.col_upper_ = model.col_upper
-    lp.row_lower_ = model.row_lower
-    lp.row_upper_ = model.row_upper
-    lp.offset_ = model.objective_offset
+    lp.num_col_, lp.num_row_ = model.num_cols, model.num_rows
+    lp.col_cost_, lp.offset_ = model.objective, model.objective_offset
+    lp.col_lower_, lp.col_upper_ = model.col_lower, model.col_upper
+    lp.row_lower_, lp.row_upper_ = model.row_lower, model.row_upper
     lp.sense_ = (highspy.ObjSense.kMaximize if model.sense is Sense.maximize
                  else highspy.ObjSense.kMinimize)
-    matrix = model.matrix
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_ = model.num_cols
-    lp.a_matrix_.num_row_ = model.num_rows
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_col_, matrix.num_row_ = model.num_cols, model.num_rows
+    matrix.start_, matrix.index_ = model.matrix.indptr, model.matrix.indices
+    matrix.value_ = model.matrix.data
     if model.integrality.any():
         lp.integrality_ = np.where(model.integrality > 0, highspy.HighsVarType.kInteger,
                                    highspy.HighsVarType.kContinuous).tolist()
     return lp
 
 
-def to_highs_hessian(model: ArrayModel):
-    """HiGHS minimizes c'x + 1/2 x'Qx and stores Q's lower triangle column-wise."""
-    highspy = _highspy()
-    upper = model.quadratic
+def hessian_arrays(upper: sp.coo_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, index, value) of the lower triangle, column-wise, as HiGHS stores Q: it
+    minimizes c'x + 1/2 x'Qx, so coef * x_i * x_j (i < j) is Q_ij = Q_ji = coef and
+    coef * x_i^2 is Q_ii = 2 coef."""
     diagonal = upper.row == upper.col
-    # coef * x_i * x_j (i < j) is Q_ij = Q_ji = coef; coef * x_i^2 is Q_ii = 2 coef.
     values = np.where(diagonal, 2.0 * upper.data, upper.data)
     lower = sp.csc_matrix((values, (upper.col, upper.row)), shape=upper.shape)
     lower.sort_indices()
+    return as_int32(lower.indptr), as_int32(lower.indices), as_float64(lower.data)
+
+
+def to_highs_hessian(model):
+    """The quadratic objective as a `highspy.HighsHessian` (for callers that want one)."""
+    highspy = _highspy()
+    start, index, value = hessian_arrays(model.quadratic)
     hessian = highspy.HighsHessian()
     hessian.dim_ = model.num_cols
     hessian.format_ = highspy.HessianFormat.kTriangular
-    hessian.start_ = lower.indptr
-    hessian.index_ = lower.indices
-    hessian.value_ = lower.data
+    hessian.start_, hessian.index_, hessian.value_ = start, index, value
     return hessian
 
 
@@ -158,14 +191,21 @@ class HighsDirectBackend:
     def solve(self, formulation: Formulation, options: SolveOptions = SolveOptions()
               ) -> SolveResult:
         options = options.clocked()  # compiling counts towards the time limit
-        return self.solve_arrays(compile_arrays(formulation), options)
+        # The model validation compiled, when it did (one compile per solve).
+        return self.solve_arrays(prepared_model(formulation), options)
 
     def solve_arrays(self, model: ArrayModel, options: SolveOptions = SolveOptions()
                      ) -> SolveResult:
         options = options.clocked()
         if model.num_cols == 0:
             return self._without_columns(model)
-        highs = build_highs(model, options)
+        return self.solve_built(build_highs(model, options), model, options)
+
+    def solve_built(self, highs, model: ArrayModel, options: SolveOptions) -> SolveResult:
+        """Solve a `highspy.Highs` that holds `model` (built by `build_highs`, or changed
+        in place by `update_highs`), and read the result under the user's names."""
+        options = options.clocked()
+        apply_options(highs, options)  # the time left now
         log_path = _attach_log(highs) if options.log else None
         start = time.perf_counter()
         status, stopped = run_highs(highs, options)
@@ -174,9 +214,12 @@ class HighsDirectBackend:
             termination = Termination.time_limit
         if status == _highspy().HighsStatus.kError:
             termination = Termination.error
+        message = highs.modelStatusToString(highs.getModelStatus())
+        if log_path:
+            set_option(highs, "output_flag", False)
         if termination is Termination.infeasible_or_unbounded:
-            termination = _disambiguate(model, options)
-        result = self._result(highs, model, termination, time.perf_counter() - start)
+            termination = _disambiguate(highs, model, options)
+        result = self._result(highs, model, termination, time.perf_counter() - start, message)
         if log_path:
             result.log = read_and_remove_log(log_path)
         if options.diagnose and termination in (Termination.infeasible, Termination.unbounded):
@@ -203,15 +246,14 @@ class HighsDirectBackend:
                            constraints=constraint_values(model, np.zeros(model.num_rows), None))
 
     def _result(self, highs, model: ArrayModel, termination: Termination,
-                seconds: float) -> SolveResult:
+                seconds: float, message: str) -> SolveResult:
         highspy = _highspy()
         info = highs.getInfo()
         has_solution = (info.primal_solution_status == highspy.kSolutionStatusFeasible
                         and termination not in (Termination.infeasible, Termination.unbounded,
                                                 Termination.error))
         result = SolveResult(termination=termination, has_solution=has_solution,
-                             solver=self.name, solve_seconds=seconds,
-                             message=highs.modelStatusToString(highs.getModelStatus()))
+                             solver=self.name, solve_seconds=seconds, message=message)
         if not has_solution:
             return result
         solution = highs.getSolution()
@@ -256,20 +298,26 @@ def _finite(value) -> float | None:
     return value if np.isfinite(value) and abs(value) < 1e19 else None
 
 
-def _disambiguate(model: ArrayModel, options: SolveOptions) -> Termination:
-    """Presolve may stop at 'infeasible or unbounded': a zero-objective solve decides."""
-    highs = build_highs(model, options)
+def _disambiguate(highs, model: ArrayModel, options: SolveOptions) -> Termination:
+    """Presolve may stop at 'infeasible or unbounded': the same HiGHS instance, re-run
+    without presolve and then with a zero objective, decides. HiGHS keeps the model, so
+    nothing is passed again."""
     set_option(highs, "presolve", "off")
+    highs.clearSolver()
     run_highs(highs, options)
     status = model_status(highs)
     if status is not Termination.infeasible_or_unbounded:
         return status
-    feasibility = build_highs(model, options)
-    checked(feasibility.changeColsCost(model.num_cols,
-                                       np.arange(model.num_cols, dtype=np.int32),
-                                       np.zeros(model.num_cols)), "a zero objective")
-    run_highs(feasibility, options)
-    found = model_status(feasibility)
+    every = np.arange(model.num_cols, dtype=np.int32)
+    checked(highs.changeColsCost(model.num_cols, every, np.zeros(model.num_cols)),
+            "a zero objective")
+    highs.clearSolver()
+    run_highs(highs, options)
+    found = model_status(highs)
+    # Back to the model as it was, so the instance can be solved again (HighsSession).
+    checked(highs.changeColsCost(model.num_cols, every, as_float64(model.objective)),
+            "the objective")
+    set_option(highs, "presolve", "choose")
     if found is Termination.optimal:
         return Termination.unbounded
     return Termination.infeasible if found is Termination.infeasible else status

@@ -13,10 +13,10 @@ import time
 
 import pyomo.environ as pyo
 
-from nl2opt.errors import FormulationError, NotSupportedError
+from nl2opt.errors import NotSupportedError
 from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
-from nl2opt.formulation.parsed import parse_formulation
+from nl2opt.formulation.prepared import prepare
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import model_status
 from nl2opt.solvers.limits import Watchdog
@@ -87,11 +87,7 @@ class _PyomoBackend:
         return self.solve_build(build, options)
 
     def _check_class(self, formulation: Formulation) -> None:
-        parsed, errors = parse_formulation(formulation)
-        if parsed is None:
-            raise FormulationError("the formulation has expression errors:\n"
-                                   + "\n".join(str(e) for e in errors), errors)
-        problem_class = classify(formulation, parsed)
+        problem_class = classify(formulation, prepare(formulation).complete)
         if problem_class not in self.supports:
             raise NotSupportedError(
                 f"the model is {problem_class.value} but solver '{self.name}' supports only "

@@ -17,12 +17,13 @@ from typing import Any
 
 import pyomo.environ as pyo
 
-from nl2opt.errors import CompileError, FormulationError
+from nl2opt.errors import CompileError
 from nl2opt.formulation import expr as E
-from nl2opt.formulation.data import ModelData, SetData, resolve_data
+from nl2opt.formulation.data import ModelData, SetData
 from nl2opt.formulation.finite import bound_problem
 from nl2opt.formulation.model import Formulation, Sense, VarType
-from nl2opt.formulation.parsed import ParsedConstraint, ParsedText, parse_formulation
+from nl2opt.formulation.parsed import ParsedConstraint, ParsedText
+from nl2opt.formulation.prepared import prepare
 from nl2opt.formulation.size import check_model_size
 from nl2opt.solvers.pyomo_eval import ScalarEvaluator, pyomo_key
 
@@ -75,11 +76,9 @@ class PyomoBuild:
 def build_pyomo_model(formulation: Formulation) -> PyomoBuild:
     """Formulation -> PyomoBuild. Raises FormulationError on parse errors and
     CompileError (or DataError) when the data or an index does not fit."""
-    parsed, errors = parse_formulation(formulation)
-    if parsed is None:
-        raise FormulationError("the formulation has expression errors:\n"
-                               + "\n".join(str(e) for e in errors), errors)
-    data = resolve_data(formulation)
+    prepared = prepare(formulation)  # the parse and data validation used
+    parsed = prepared.complete
+    data = prepared.resolved()
     check_model_size(formulation, parsed, data.set_sizes())  # before building anything
     model = pyo.ConcreteModel(name=formulation.name or "nl2opt")
     build = PyomoBuild(model, formulation, data)

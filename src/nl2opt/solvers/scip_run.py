@@ -25,6 +25,28 @@ from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import read_and_remove_log
 
 
+# At most this many variables counts as a small model (benchmark problems have a few
+# dozen at most).
+SMALL_MODEL_VARIABLES = 50
+
+
+def tune_for_size(scip_model) -> bool:
+    """Fast primal heuristics for a small model; True when applied.
+
+    SCIP's default heuristics (sub-NLP solves with Ipopt, large-neighbourhood search)
+    are sized for hard models: on the small nonlinear examples they take 70-90% of the
+    time (a 4-variable NLP: 204 ms default, 71 ms with fast heuristics; the MIQP
+    example 259 ms vs 26 ms). They only look for good points, so the search still ends
+    only when SCIP has proved the optimum to its usual tolerances: the answer stays
+    globally optimal, reached sooner."""
+    from pyscipopt import SCIP_PARAMSETTING
+
+    if scip_model.getNVars() > SMALL_MODEL_VARIABLES:
+        return False
+    scip_model.setHeuristics(SCIP_PARAMSETTING.FAST)
+    return True
+
+
 class StoppableScip(ScipDirect):
     """`ScipDirect` whose `solve` releases the GIL and never captures file descriptors."""
 
@@ -63,6 +85,7 @@ class StoppableScip(ScipDirect):
         """Parameters, with the time limit taken as late as possible: what is left after
         building and translating the model. Returns the log file's path, if any."""
         scip_model.hideOutput(True)
+        tune_for_size(scip_model)
         seconds = (self.nl2opt_options.solver_seconds()
                    if self.nl2opt_options.time_limit is not None else config.time_limit)
         if seconds is not None:
