@@ -106,13 +106,20 @@ def eval_command(
         solver: Optional[str] = typer.Option(None, "--solver", help="Solver backend; "
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
-                                    help="Write report.md/html and summary.json at the end.")
+                                    help="Write report.md/html and summary.json at the end."),
+        ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray: "
+                                          "'local' starts a cluster here, 'auto' joins the "
+                                          "running one, or HOST:PORT (docs/scaling.md)."),
+        replicas: Optional[int] = typer.Option(None, "--replicas", help="With --ray and a "
+                                               "vllm: spec: vLLM replicas (default: as many "
+                                               "as the GPUs hold).")
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
+    from nl2opt.cluster.runtime import execution
     from nl2opt.datasets import load_dataset
     from nl2opt.evaluation.records import EvaluationPending, RunConfig
     from nl2opt.evaluation.runner import run_evaluation
-    from nl2opt.llm.spec import default_spec, make_llm
+    from nl2opt.llm.spec import default_spec
 
     if resume and out is None:
         _fail("--resume needs --out: the directory of the run to continue.")
@@ -127,10 +134,14 @@ def eval_command(
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
-        backend = make_llm(spec)
-        with progress.progress:
-            records = run_evaluation(items, backend, config, out, resume=resume,
-                                     on_record=progress.record, on_start=progress.start)
+        with execution(ray, workers=workers, memory_mb=config.memory_mb,
+                       time_limit=time_limit, replicas=replicas, echo=_note) as runtime:
+            config.workers = runtime.workers
+            backend = runtime.make_llm(spec)
+            with progress.progress:
+                records = run_evaluation(items, backend, config, out, resume=resume,
+                                         on_record=progress.record, on_start=progress.start,
+                                         solve_pool=runtime.solve_pool)
     except EvaluationPending as pending:
         _stop_for_batch(pending, f"nl2opt eval {shlex.quote(dataset)} --llm "
                                  f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume")
@@ -155,6 +166,10 @@ def eval_command(
             _write_report(out)
         except Nl2OptError as error:
             _fail(str(error))
+
+
+def _note(message: str) -> None:
+    errors.print(message, highlight=False, markup=False)
 
 
 def _stop_for_batch(pending, resume_command: str):

@@ -1,0 +1,194 @@
+"""Evaluation on a local Ray cluster (`ray.init(num_cpus=2)`, one per module): the solve
+stage as Ray tasks (limits, watchdog, a killed worker), `nl2opt eval --ray` giving the same
+records as the local runner, and a killed driver resumed with nothing lost or duplicated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+from llm_server import ChatServer
+from test_eval_runner import (
+    EXPECTED_CATEGORY,
+    PROBLEMS,
+    _subprocess_eval,
+    cli_app,
+    config,
+    keyword_of,
+    record_answers,
+    round_of,
+    scripted_reply,
+    write_dataset,
+)
+from typer.testing import CliRunner
+
+from nl2opt.cluster.solve_pool import RaySolvePool
+from nl2opt.datasets import load_dataset
+from nl2opt.evaluation.records import read_results
+from nl2opt.evaluation.runner import run_evaluation
+from nl2opt.evaluation.solve_stage import SolveJob, check_and_solve
+from nl2opt.llm.spec import make_llm
+
+ray = pytest.importorskip("ray", reason="needs Ray: pip install 'nl2opt[ray]' (CI installs "
+                                        "it in its Ray step)")
+
+TASK_TITLE = b"ray::solve_with_memory_cap"  # a Ray worker's process title while it solves
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local two-CPU cluster for the module (starting Ray takes seconds)."""
+    context = ray.init(address="local", num_cpus=2, include_dashboard=False,
+                       log_to_driver=False)
+    yield context
+    ray.shutdown()
+
+
+def formulation_of(keyword: str) -> dict:
+    return json.loads(scripted_reply(keyword, 0))["formulation"]
+
+
+def chain(length: int) -> dict:
+    """An LP that takes a few seconds to build and solve (optimum length / 2)."""
+    return {"sets": [{"name": "I", "range": [1, length]}],
+            "variables": [{"name": "x", "index": ["I"], "upper": 1}],
+            "objective": {"sense": "maximize", "expression": "sum(x[i] for i in I)"},
+            "constraints": [{"name": "pair", "forall": ["i in I"], "where": "i > 1",
+                             "expression": "x[i] + x[i-1] <= 1"}]}
+
+
+def comparable(outcome):
+    result = outcome.result
+    return (outcome.stage, outcome.failure, outcome.problems, outcome.problem_class,
+            result and (result.termination, result.objective))
+
+
+def test_ray_tasks_give_the_outcomes_of_the_inline_solve(cluster):
+    jobs = [SolveJob(id=k, formulation=formulation_of(keyword), time_limit=10.0)
+            for k, keyword in enumerate(["juice", "dragon", "ghost", "crates", "fence"])]
+    jobs.append(SolveJob(id=5, formulation={"variables": "not a list"}))  # raises in the job
+    outcomes = RaySolvePool(2, memory_mb=2048, time_limit=10.0).run(jobs)
+    assert [comparable(o) for o in outcomes[:5]] == [comparable(check_and_solve(job))
+                                                     for job in jobs[:5]]
+    assert outcomes[0].result.objective == pytest.approx(11.0)
+    # The job's own exception is an outcome (Ray never retries it), not a crash of the run.
+    assert outcomes[5].failure == "solver_error"
+    assert "validation errors for Formulation" in outcomes[5].problems[0]
+
+
+def test_memory_cap_inside_the_task_fails_one_job_alone(cluster):
+    huge = {"sets": [{"name": "I", "range": [1, 30_000_000]}],
+            "variables": [{"name": "x", "index": ["I"]}],
+            "objective": {"sense": "minimize", "expression": "sum(x[i] for i in I)"},
+            "constraints": []}
+    pool = RaySolvePool(2, memory_mb=1500, time_limit=10.0)
+    outcomes = pool.run([SolveJob(0, huge), SolveJob(1, formulation_of("juice"))])
+    assert outcomes[0].failure == "solver_error"
+    assert "more memory" in outcomes[0].problems[0] or "lost" in outcomes[0].problems[0]
+    assert outcomes[1].result.objective == pytest.approx(11.0)
+
+
+def test_watchdog_cancels_an_overrunning_task_and_the_pool_goes_on(cluster):
+    pool = RaySolvePool(2, grace_seconds=0.5)
+    outcomes = pool.run([SolveJob(0, chain(100_000)), SolveJob(1, formulation_of("juice"))])
+    assert outcomes[0].failure == "timeout" and not outcomes[0].problems
+    assert outcomes[0].result.termination.value == "time_limit"
+    assert outcomes[1].result.objective == pytest.approx(11.0)
+    [again] = RaySolvePool(2).run([SolveJob(0, formulation_of("juice"))])
+    assert again.result.objective == pytest.approx(11.0)
+
+
+def solving_pids() -> list[int]:
+    """Ray workers running a solve task now (their process title says so)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if handle.read().startswith(TASK_TITLE):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def kill_solving_workers(count: int, killed: list[int], deadline: float = 120.0) -> None:
+    """SIGKILL the first worker seen solving (once `count` are), as an OOM killer or a
+    failing machine would."""
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        pids = solving_pids()
+        if len(pids) >= count:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+            return
+        time.sleep(0.02)
+
+
+def test_a_worker_killed_mid_job_is_retried_and_nothing_is_lost(cluster):
+    jobs = [SolveJob(0, chain(40_000), time_limit=60.0),
+            SolveJob(1, formulation_of("juice"), time_limit=60.0)]
+    killed: list[int] = []
+    killer = threading.Thread(target=kill_solving_workers, args=(1, killed))
+    killer.start()
+    outcomes = RaySolvePool(1, time_limit=60.0).run(jobs)  # one slot: the chain runs first
+    killer.join()
+    assert killed, "no solving worker was seen"
+    assert outcomes[0].failure is None and outcomes[0].result.objective == pytest.approx(20_000)
+    assert outcomes[1].result.objective == pytest.approx(11.0)
+
+
+def test_eval_command_on_ray_writes_the_records_of_the_local_runner(cluster, tmp_path):
+    dataset_path = write_dataset(tmp_path / "toy.jsonl")
+    recording = record_answers(tmp_path, dataset_path)
+    spec = f"replay:{recording}"
+    local = run_evaluation(load_dataset(dataset_path), make_llm(spec),
+                           config(llm=spec, workers=1), tmp_path / "local")
+    out = tmp_path / "on-ray"
+    result = CliRunner().invoke(cli_app(), [
+        "eval", str(dataset_path), "--llm", spec, "--rounds", "1", "--ray", "auto",
+        "--out", str(out), "--time-limit", "10", "--batch-size", "4", "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert "Ray cluster" in result.output and "2 CPU(s)" in result.output
+    records = read_results(out)
+    assert len((out / "results.jsonl").read_text().splitlines()) == len(PROBLEMS)
+    assert {r.uid: r.stable() for r in records} == {r.uid: r.stable() for r in local}
+    assert json.loads((out / "run.json").read_text())["config"]["workers"] == 2
+
+
+def test_driver_killed_then_resumed_on_ray_loses_and_duplicates_nothing(cluster, tmp_path):
+    dataset_path = write_dataset(tmp_path / "toy.jsonl")
+    address = ray.get_runtime_context().gcs_address
+
+    def answer(body):  # slow enough that the driver can be killed mid-way
+        time.sleep(0.3)
+        text = body["messages"][-1]["content"]
+        return scripted_reply(keyword_of(text), round_of(text))
+
+    out, results = tmp_path / "run", tmp_path / "run" / "results.jsonl"
+    with ChatServer(answer) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        driver = _subprocess_eval(dataset_path, spec, out, tmp_path / "first.log",
+                                  "--ray", address)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and driver.poll() is None:
+            if results.exists() and results.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.02)
+        assert driver.poll() is None, (tmp_path / "first.log").read_text()
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        assert 1 <= len(read_results(out)) < len(PROBLEMS)
+        resumed = _subprocess_eval(dataset_path, spec, out, tmp_path / "resumed.log",
+                                   "--ray", address, "--resume")
+        assert resumed.wait(timeout=300) == 0, (tmp_path / "resumed.log").read_text()
+        clean = run_evaluation(load_dataset(dataset_path), make_llm(spec),
+                               config(llm=spec, workers=1, batch_size=8), tmp_path / "clean")
+    records = read_results(out)
+    assert len(results.read_text().splitlines()) == len(records) == len(PROBLEMS)
+    assert {r.uid.split("/")[1]: r.category for r in records} == EXPECTED_CATEGORY
+    assert {r.uid: r.stable() for r in records} == {r.uid: r.stable() for r in clean}
