@@ -26,7 +26,7 @@ from test_eval_runner import (
 )
 from typer.testing import CliRunner
 
-from nl2opt.cluster.runtime import check_memory, cluster_llm, vllm_replicas
+from nl2opt.cluster.runtime import check_memory, cluster_llm, default_batch_size, vllm_replicas
 from nl2opt.cluster.session import ClusterError, ClusterInfo, check_address, init_kwargs
 from nl2opt.datasets import load_dataset
 from nl2opt.evaluation.runner import run_evaluation
@@ -334,3 +334,11 @@ def test_eval_on_ray_without_ray_installed_says_how_to_install(tmp_path, monkeyp
     result = CliRunner().invoke(cli_app(), ["eval", str(dataset_path), "--llm", "demo",
                                             "--ray", "local", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "pip install 'nl2opt[ray]'" in result.output
+
+
+def test_vllm_on_ray_batches_more_items_per_model_load():
+    assert default_batch_size("vllm:Qwen/Qwen3-8B", "auto") == 1024
+    assert default_batch_size("record:a.jsonl=vllm:Qwen/Qwen3-8B", "auto") == 1024
+    assert default_batch_size("vllm:Qwen/Qwen3-8B", None) == 64
+    assert default_batch_size("openai:m@http://a/v1,http://b/v1", "auto") == 64
+    assert default_batch_size("demo", "local") == 64

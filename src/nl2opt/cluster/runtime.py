@@ -19,7 +19,10 @@ from typing import Any
 
 from nl2opt.cluster.session import ClusterError, ClusterInfo, ray_session
 from nl2opt.llm.spec import LLMSpec, build_backend, make_llm, parse_spec
-from nl2opt.llm.types import LLMBackend
+from nl2opt.llm.types import LLMBackend, LLMError
+
+LOCAL_BATCH_SIZE = 64
+RAY_VLLM_BATCH_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,18 @@ def execution(ray_address: str | None, *, workers: int | None, memory_mb: int | 
         slots = workers or cluster.cpus
         pool = RaySolvePool(slots, memory_mb, time_limit)
         yield Execution(lambda spec: cluster_llm(spec, cluster, replicas), pool, slots, cluster)
+
+
+def default_batch_size(spec: str, ray_address: str | None) -> int:
+    """Items per LLM batch: larger for vLLM on Ray, where every batch is a pipeline that
+    loads the model on each replica."""
+    try:
+        parsed = parse_spec(spec)
+    except LLMError:
+        return LOCAL_BATCH_SIZE
+    if parsed.scheme == "record" and parsed.inner is not None:
+        parsed = parsed.inner
+    return RAY_VLLM_BATCH_SIZE if ray_address and parsed.scheme == "vllm" else LOCAL_BATCH_SIZE
 
 
 def check_memory(cluster: ClusterInfo, memory_mb: int | None) -> None:

@@ -102,7 +102,9 @@ def eval_command(
         time_limit: float = typer.Option(60.0, "--time-limit", help="Solver seconds per solve."),
         memory_mb: int = typer.Option(4096, "--memory-mb", help="Address-space limit per "
                                       "solve worker (0 = none)."),
-        batch_size: int = typer.Option(64, "--batch-size", help="Items per LLM batch."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items per LLM "
+                                                 "batch (default 64; 1024 with --ray and a "
+                                                 "vllm: spec: each batch loads the model)."),
         solver: Optional[str] = typer.Option(None, "--solver", help="Solver backend; "
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
@@ -115,7 +117,7 @@ def eval_command(
                                                "as the GPUs hold).")
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
-    from nl2opt.cluster.runtime import execution
+    from nl2opt.cluster.runtime import default_batch_size, execution
     from nl2opt.datasets import load_dataset
     from nl2opt.evaluation.records import EvaluationPending, RunConfig
     from nl2opt.evaluation.runner import run_evaluation
@@ -130,7 +132,8 @@ def eval_command(
                        solver=solver, time_limit=time_limit,
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
-                       memory_mb=memory_mb or None, batch_size=batch_size)
+                       memory_mb=memory_mb or None,
+                       batch_size=batch_size or default_batch_size(spec, ray))
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)

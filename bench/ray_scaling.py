@@ -1,0 +1,157 @@
+"""Ray's cost and scaling on the CPU side of an evaluation (replayed answers).
+
+Every formulation in examples/ becomes --copies benchmark items (each copy named
+apart, so the solve cache solves every one) whose "LLM" answers at once with that
+formulation: all time measured is nl2opt's own. Each configuration runs the same
+evaluation (one round, all items in one chunk) with a warm pool:
+
+- local: `SolvePool` (worker processes on this machine) with 1 and 2 workers;
+- Ray: `RaySolvePool` (Ray tasks on a local cluster of 2 CPUs) with 1 and 2 slots.
+
+Timed (wall clock, best of --repeats): the whole run, and the solve stage alone
+(the time inside the pool's `run`, the part Ray distributes; the rest, prompts,
+reply parsing and records, is the driver's and the same for every pool). Prints
+the table, the load average before and after (the machine may be shared), and
+
+    ray_overhead_ms=<(Ray 1 slot - local 1 worker) solve-stage ms per item>
+    scaling_1_to_2=<Ray solve stage, 1 slot / 2 slots>
+
+Targets: overhead under 5 ms per item, scaling at least 1.7.
+
+    python bench/ray_scaling.py [--copies 8] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from eval_throughput import build_dataset  # noqa: E402 - after the path is set
+
+
+class CopyLLM:
+    """Answers "Benchmark copy K. Example NAME." with NAME's formulation, named copy K."""
+
+    name, model = "bench", "bench"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = {name: json.loads(text) for name, text in answers.items()}
+
+    def generate(self, requests):
+        from nl2opt.llm.types import LLMResponse
+
+        replies = []
+        for request in requests:
+            copy, name = re.search(r"copy (\d+)\. Example (\S+)\.",
+                                   request.messages[-1].content).groups()
+            answer = json.loads(json.dumps(self.answers[name]))
+            answer["formulation"]["name"] = f"{name} copy {copy}"
+            replies.append([LLMResponse(text=json.dumps(answer), finish_reason="stop")]
+                           * request.n)
+        return replies
+
+
+class TimedPool:
+    """A pool that adds up the wall time spent in its `run`."""
+
+    def __init__(self, pool) -> None:
+        self.pool, self.seconds = pool, 0.0
+
+    def run(self, jobs):
+        started = time.perf_counter()
+        try:
+            return self.pool.run(jobs)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def measure(dataset, answers, pool, repeats: int) -> dict:
+    """Best-of-`repeats` wall seconds of the run and of its solve stage."""
+    from nl2opt.evaluation.records import RunConfig
+    from nl2opt.evaluation.runner import run_evaluation
+
+    config = RunConfig(dataset="bench", llm="bench", rounds=0, time_limit=30.0, workers=1,
+                       batch_size=len(dataset.items), memory_mb=4096)
+    best = {"wall_s": float("inf"), "solve_s": float("inf")}
+    for _ in range(repeats):
+        timed = TimedPool(pool)
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            records = run_evaluation(dataset, CopyLLM(answers), config, out, solve_pool=timed)
+            wall = time.perf_counter() - started
+        wrong = [r.uid for r in records if not r.correct]
+        if wrong:
+            raise SystemExit(f"wrong answers, the measurement is void: {wrong[:5]}")
+        best = {"wall_s": min(best["wall_s"], wall), "solve_s": min(best["solve_s"],
+                                                                    timed.seconds)}
+    return best
+
+
+def local_rows(dataset, answers, repeats: int) -> dict[str, dict]:
+    from nl2opt.evaluation.solve_stage import SolvePool
+
+    rows = {}
+    for workers in (1, 2):
+        with SolvePool(workers, memory_mb=4096, time_limit=30.0) as pool:
+            measure(dataset, answers, pool, 1)  # warm-up: start the workers
+            rows[f"local, {workers} worker(s)"] = measure(dataset, answers, pool, repeats)
+    return rows
+
+
+def ray_rows(dataset, answers, repeats: int) -> dict[str, dict]:
+    from nl2opt.cluster.session import ray_session
+    from nl2opt.cluster.solve_pool import RaySolvePool
+
+    rows = {}
+    with ray_session("local", num_cpus=2, include_dashboard=False):
+        for slots in (1, 2):
+            pool = RaySolvePool(slots, memory_mb=4096, time_limit=30.0)
+            measure(dataset, answers, pool, 1)  # warm-up: workers up, modules imported
+            rows[f"Ray, {slots} slot(s)"] = measure(dataset, answers, pool, repeats)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.chdir(ROOT / "examples")  # CSV paths in the examples are relative to this folder
+    dataset, answers = build_dataset(args.copies)
+    items = len(dataset.items)
+    load_before = os.getloadavg()
+    rows = {**local_rows(dataset, answers, args.repeats),
+            **ray_rows(dataset, answers, args.repeats)}
+    load_after = os.getloadavg()
+    print(f"{items} items ({len(answers)} example formulations x {args.copies}), "
+          f"{os.cpu_count()} CPUs, best of {args.repeats}; load average "
+          f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    print(f"{'pool':<22} {'run s':>7} {'ms/item':>8} {'solve stage s':>14} {'ms/item':>8}")
+    for label, row in rows.items():
+        print(f"{label:<22} {row['wall_s']:>7.2f} {1000 * row['wall_s'] / items:>8.1f} "
+              f"{row['solve_s']:>14.2f} {1000 * row['solve_s'] / items:>8.1f}")
+    local1, local2 = rows["local, 1 worker(s)"], rows["local, 2 worker(s)"]
+    ray1, ray2 = rows["Ray, 1 slot(s)"], rows["Ray, 2 slot(s)"]
+    overhead = 1000 * (ray1["solve_s"] - local1["solve_s"]) / items
+    scaling = ray1["solve_s"] / ray2["solve_s"]
+    print(f"Ray over the local pool: {overhead:+.1f} ms per item in the solve stage (whole "
+          f"run {1000 * (ray1['wall_s'] - local1['wall_s']) / items:+.1f}); target < 5 -> "
+          f"{'met' if overhead < 5 else 'NOT met'}")
+    print(f"1 -> 2 workers, solve stage: Ray {scaling:.2f}x, local "
+          f"{local1['solve_s'] / local2['solve_s']:.2f}x (whole run: Ray "
+          f"{ray1['wall_s'] / ray2['wall_s']:.2f}x); target >= 1.7 -> "
+          f"{'met' if scaling >= 1.7 else 'NOT met'}")
+    print(f"ray_overhead_ms={overhead:.2f} scaling_1_to_2={scaling:.2f}")
+
+
+if __name__ == "__main__":
+    main()
