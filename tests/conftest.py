@@ -18,3 +18,12 @@ def bakery():
 @pytest.fixture
 def bakery_dict():
     return json.loads((EXAMPLES / "bakery_lp.json").read_text())
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    """The chat app's history database, in a fresh folder (and no LLM preselected)."""
+    path = tmp_path / "app.db"
+    monkeypatch.setenv("NL2OPT_APP_DB", str(path))
+    monkeypatch.delenv("NL2OPT_LLM", raising=False)
+    return path

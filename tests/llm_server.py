@@ -6,7 +6,9 @@ OpenAI-compatible clients (the `openai` SDK, langchain-openai's `ChatOpenAI`):
 
 - ``POST /v1/chat/completions`` answers with a chat-completion JSON built from
   the scripted replies (below);
-- ``GET /v1/models`` lists the server's model.
+- ``GET /v1/models`` lists the server's model;
+- ``POST /v1/embeddings`` (when an ``embed`` function is given) answers with
+  ``embed(text)`` for each input text.
 
 Every request body the server receives is recorded in ``server.requests``
 (parsed JSON, in arrival order) so tests can assert on the exact payload.
@@ -115,9 +117,12 @@ class ChatServer:
     """A scripted OpenAI-compatible server on 127.0.0.1; use as a context manager."""
 
     def __init__(self, replies: list | Callable[[dict], Any] | None = None,
-                 model: str = "test-model") -> None:
+                 model: str = "test-model",
+                 embed: Callable[[str], list[float]] | None = None) -> None:
         self.model = model
+        self.embed = embed
         self.requests: list[dict] = []
+        self.embedding_requests: list[dict] = []
         self._replies = replies if callable(replies) else list(replies or [])
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -179,6 +184,16 @@ class ChatServer:
         return 200, payload, reply.delay
 
 
+def _embeddings(server: ChatServer, body: dict) -> dict:
+    server.embedding_requests.append(body)
+    texts = body.get("input") or []
+    texts = [texts] if isinstance(texts, str) else texts
+    return {"object": "list", "model": body.get("model", server.model),
+            "data": [{"object": "embedding", "index": k, "embedding": server.embed(text)}
+                     for k, text in enumerate(texts)],
+            "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+
+
 def _make_handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -208,6 +223,9 @@ def _make_handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self.path.rstrip("/") == "/v1/embeddings" and server.embed is not None:
+                self._send(200, _embeddings(server, json.loads(raw or b"{}")))
+                return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send(404, _error_body(404, f"no route {self.path}"))
                 return

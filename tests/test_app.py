@@ -40,14 +40,6 @@ def test_rebuilding_the_recording_gives_the_bundled_keys(tmp_path):
 
 
 # -- AppTest flows -------------------------------------------------------------------------
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "app.db"
-    monkeypatch.setenv("NL2OPT_APP_DB", str(path))
-    monkeypatch.delenv("NL2OPT_LLM", raising=False)
-    return path
-
-
 def new_app() -> AppTest:
     app = AppTest.from_file(str(entry_file()), default_timeout=60)
     app.run()
@@ -167,7 +159,7 @@ def test_a_missing_vllm_gets_a_friendly_message(db):
 
 def test_uploaded_csv_data_reaches_the_model_through_a_csv_source(db, tmp_path):
     from nl2opt.app.turns import formulate_answer
-    from nl2opt.app.uploads import data_files, with_data
+    from nl2opt.app.uploads import current_data_dir, data_files, with_data
     from nl2opt.llm.replay import RecordingBackend
     from nl2opt.llm.scripted import ScriptedBackend
     from nl2opt.pipeline.run import PipelineOptions
@@ -177,7 +169,8 @@ def test_uploaded_csv_data_reaches_the_model_through_a_csv_source(db, tmp_path):
     app.sidebar.file_uploader[0].set_value(("products.csv", rows.encode(), "text/csv")).run()
     history = History(db)
     (conversation,) = history.list()
-    folder = history.data_dir(conversation.id)
+    folder = current_data_dir(history.data_dir(conversation.id))
+    assert folder.name == "v1"
     assert [p.name for p in data_files(folder)] == ["products.csv"]
     text = "Choose products to maximize profit with 30 hours; at most 1 unit of each."
     problem = with_data(text, data_files(folder))

@@ -129,7 +129,7 @@ def test_csv_parameter_and_set(tmp_path):
                               "value_column": "demand"}}]).with_data_dir(tmp_path)
     model = compile_arrays(f)
     assert model.objective.tolist() == [5, 7]
-    with pytest.raises(DataError, match="cannot read CSV file"):
+    with pytest.raises(DataError, match="data folder .*nowhere.* does not exist"):
         compile_arrays(f.with_data_dir(tmp_path / "nowhere"))
 
 

@@ -257,11 +257,13 @@ def test_solve_stage_in_worker_processes_matches_inline():
 
 
 def test_solve_stage_memory_limit_fails_one_job_alone():
-    # A 30-million element set needs far more than 1.5 GB to compile; ordinary models (and
-    # the solver's threads, which reserve address space) fit well within it.
-    huge = {"sets": [{"name": "I", "range": [1, 30_000_000]}],
+    # 16 million quadratic terms (under the size limit) need more than 1.5 GB to compile;
+    # ordinary models (and the solver's threads, which reserve address space) fit well
+    # within it.
+    huge = {"sets": [{"name": "I", "range": [1, 4_000]}],
             "variables": [{"name": "x", "index": ["I"]}],
-            "objective": {"sense": "minimize", "expression": "sum(x[i] for i in I)"},
+            "objective": {"sense": "minimize",
+                          "expression": "sum(x[i] for i in I) * sum(x[j] for j in I)"},
             "constraints": []}
     small = json.loads(scripted_reply("juice", 0))["formulation"]
     with SolvePool(workers=1, memory_mb=1500, time_limit=10.0) as pool:

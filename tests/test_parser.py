@@ -211,6 +211,61 @@ def test_nesting_depth_limit_and_deep_trees_print():
     assert "nested more than" in error_of(f"({text} + 1) * 2").reason
 
 
+def test_a_flat_sum_is_one_level_of_nesting_however_long():
+    # Issue 9: a 70-term sum was refused as "nested more than 60 levels deep".
+    flat = " + ".join(f"x[{k % 3}]" for k in range(70))
+    tree = parse_expression(flat)
+    assert sum(1 for node in E.walk(tree) if isinstance(node, E.Index)) == 70
+    assert _depth(tree) <= 10  # balanced: nothing downstream recurses once per term
+
+
+@pytest.mark.parametrize("ops", ["+-", "*/"])
+def test_long_chains_keep_their_value_when_balanced(ops):
+    import random
+
+    rng = random.Random(7)
+    for length in (5, 40, 2500):
+        values = [rng.randint(1, 9) for _ in range(length)]
+        signs = [rng.choice(ops) for _ in range(length - 1)]
+        text = str(values[0]) + "".join(f" {o} {v}" for o, v in zip(signs, values[1:]))
+        tree = parse_expression(text)
+        exact = _exact(values, signs)
+        assert abs(_evaluate(tree) - exact) <= 1e-9 * max(1.0, abs(exact))
+        assert parse_expression(E.to_source(tree)) is not None
+
+
+def test_genuine_nesting_is_still_limited():
+    for deep in ("sqrt(" * 70 + "x" + ")" * 70, "x * (1 + " * 70 + "x" + ")" * 70):
+        assert "nested more than" in error_of(deep).reason
+
+
+def test_a_chain_too_long_for_pythons_parser_says_what_to_write():
+    error = error_of(" + ".join(["x"] * 5000))
+    assert "too long a chain" in error.reason and "sum(... for i in S)" in error.reason
+
+
+def _depth(node) -> int:
+    return 1 + max((_depth(child) for child in E.children(node)), default=0)
+
+
+def _evaluate(node) -> float:
+    if isinstance(node, E.Num):
+        return node.value
+    left, right = _evaluate(node.left), _evaluate(node.right)
+    return {"+": left + right, "-": left - right, "*": left * right,
+            "/": left / right if right else 0.0}[node.op]
+
+
+def _exact(values: list[int], signs: list[str]) -> float:
+    from fractions import Fraction
+
+    total = Fraction(values[0])
+    for sign, value in zip(signs, values[1:]):
+        total = {"+": total + value, "-": total - value, "*": total * value,
+                 "/": total / value}[sign]
+    return float(total)
+
+
 # -- layout: lines, unicode, whitespace ---------------------------------------------------------
 def test_multi_line_expressions_parse_and_errors_count_columns_across_lines():
     tree = parse_relation("(sum(use[r, p] * x[p]\n    for p in P)\n  <= available[r])")

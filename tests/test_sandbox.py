@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import textwrap
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from nl2opt.sandbox import (
     OUTPUT_CAP_BYTES,
     SandboxError,
+    SandboxUnavailable,
     network_namespace_available,
     run_sandboxed,
 )
@@ -120,8 +122,10 @@ def test_connect_to_localhost_is_blocked_even_with_a_listener():
 
 def test_network_namespace_is_used_when_available():
     outcome = run("nl2opt_report(done=True)")
+    assert outcome.network_isolation == "namespace+audit"  # bubblewrap's own namespace
+    unsafe = run("nl2opt_report(done=True)", unsafe_no_isolation=True)
     expected = "namespace+audit" if network_namespace_available() else "audit"
-    assert outcome.network_isolation == expected
+    assert unsafe.network_isolation == expected
     allowed = run("nl2opt_report(done=True)", allow_network=True)
     assert allowed.network_isolation == "none"
 
@@ -307,3 +311,89 @@ def test_guard_cannot_be_tampered_with_from_user_code():
         resource.setrlimit(resource.RLIMIT_CPU, (10**6, 10**6))
     """)
     assert_blocked(outcome, "resource.setrlimit is blocked")
+
+
+@pytest.fixture
+def fresh_isolation_checks():
+    """Forget cached availability probes before and after a test that fakes their inputs."""
+    from nl2opt.sandbox import bubblewrap, seccomp_filter
+
+    caches = (bubblewrap._probe, seccomp_filter.seccomp_program)
+    for cache in caches:
+        cache.cache_clear()
+    yield
+    for cache in caches:
+        cache.cache_clear()
+
+
+def test_scripts_run_under_bubblewrap_and_seccomp():
+    outcome = run("nl2opt_report(done=True)")
+    assert outcome.status == "ok", outcome.message
+    assert outcome.isolation == "bubblewrap+seccomp"
+
+
+def test_without_bubblewrap_the_sandbox_fails_closed(monkeypatch, tmp_path,
+                                                      fresh_isolation_checks):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    with pytest.raises(SandboxUnavailable) as refused:
+        run("nl2opt_report(done=True)")
+    message = str(refused.value)
+    assert "bubblewrap (bwrap) is not installed" in message
+    assert "apt-get install bubblewrap" in message and "--unsafe-no-isolation" in message
+
+
+def test_without_a_seccomp_binding_the_sandbox_fails_closed(monkeypatch, fresh_isolation_checks):
+    monkeypatch.setitem(sys.modules, "seccomp", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)
+    with pytest.raises(SandboxUnavailable, match="pyseccomp is not installed"):
+        run("nl2opt_report(done=True)")
+
+
+def test_unsafe_no_isolation_runs_where_no_sandbox_can_be_built(monkeypatch, tmp_path,
+                                                                  fresh_isolation_checks):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    outcome = run("nl2opt_report(done=True)", unsafe_no_isolation=True)
+    assert outcome.status == "ok", outcome.message
+    assert outcome.result == {"done": True} and outcome.isolation == "none"
+    blocked = run("open('/etc/passwd').read()", unsafe_no_isolation=True)
+    assert_blocked(blocked, "reading '/etc/passwd' is blocked")  # the audit layer remains
+
+
+@pytest.mark.parametrize("limit", [float("nan"), float("inf"), -1.0])
+def test_non_finite_or_negative_limits_raise_sandbox_error(limit):
+    with pytest.raises(SandboxError, match="must be positive and finite"):
+        run_sandboxed("pass", timeout=limit)
+    with pytest.raises(SandboxError, match="must be positive and finite"):
+        run_sandboxed("pass", cpu_seconds=limit)
+
+
+def test_scip_and_ortools_solve_inside_the_sandbox():
+    outcome = run("""
+        import pyscipopt
+        from ortools.linear_solver import pywraplp
+        from ortools.sat.python import cp_model
+
+        scip = pyscipopt.Model()
+        scip.hideOutput()
+        x = scip.addVar(vtype="I", lb=0, ub=10)
+        scip.addCons(3 * x <= 20)
+        scip.setObjective(x, "maximize")
+        scip.optimize()
+
+        glop = pywraplp.Solver.CreateSolver("GLOP")
+        y = glop.NumVar(0, 4, "y")
+        glop.Maximize(2 * y)
+        glop.Solve()
+
+        sat = cp_model.CpModel()
+        z = sat.NewIntVar(0, 9, "z")
+        sat.Add(2 * z <= 13)
+        sat.Maximize(z)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 2  # threads: allowed, unlike processes
+        solver.Solve(sat)
+        nl2opt_report(scip=scip.getObjVal(), glop=glop.Objective().Value(),
+                      sat=solver.ObjectiveValue())
+    """, memory_mb=2048)
+    assert outcome.status == "ok", outcome.message
+    assert outcome.result == {"scip": 6.0, "glop": 8.0, "sat": 6.0}

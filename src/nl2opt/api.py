@@ -49,21 +49,30 @@ def solve_formulation(source: Source, solver: str | None = None,
     return solve_checked(as_formulation(source), solver, time_limit, log, check)
 
 
-def formulate(text: str, llm=None, rounds: int = 3) -> Formulation:
+def formulate(text: str, llm=None, rounds: int = 3, library=None) -> Formulation:
     """Plain text to a checked formulation, using the LLM given by `llm` (a backend or a
-    spec string such as 'vllm:Qwen/Qwen3-8B'; default: env NL2OPT_LLM, then vLLM)."""
+    spec string such as 'vllm:Qwen/Qwen3-8B'; default: env NL2OPT_LLM, then vLLM).
+    `library`: an experience library (see `solve`)."""
     from nl2opt.llm.spec import make_llm
     from nl2opt.pipeline.run import PipelineOptions, formulate as formulate_text
 
-    return formulate_text(text, make_llm(llm), PipelineOptions(rounds=rounds))
+    backend = make_llm(llm)
+    return formulate_text(text, backend, PipelineOptions(rounds=rounds),
+                          insights=insight_provider(library, backend))
 
 
 def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
-          samples: int = 1, time_limit: float | None = 60.0) -> "Report":
+          samples: int = 1, time_limit: float | None = 60.0, library=None,
+          data_dir: str | Path | None = None) -> "Report":
     """Text or a formulation in, a `Report` out: formulation, code, answer, attempts.
 
     A Formulation, dict or path to a .json file is solved directly (no LLM);
-    anything else is treated as a problem statement for the LLM.
+    anything else is treated as a problem statement for the LLM. `library`, an
+    experience library file (or an open `LibraryStore`, or any object with
+    `retrieve(problem)`), adds the insights that apply to the formulate prompt;
+    `report.insight_ids` names them. CSV sources are read only from inside
+    `data_dir` (default: a .json file's folder; for text, dicts and strings, no
+    folder, so no CSV file is read).
     """
     # The LLM pipeline is imported on first use so that `import nl2opt` stays light.
     from nl2opt.pipeline.report import Report, explain
@@ -71,14 +80,28 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
 
     if _is_formulation(source):
         formulation = as_formulation(source)
+        if data_dir is not None:
+            formulation = formulation.with_data_dir(data_dir)
         result = solve_formulation(formulation, solver=solver, time_limit=time_limit)
         return Report(formulation=formulation, result=result, code=generate_code(formulation),
                       explanation=explain(formulation, result))
     from nl2opt.llm.spec import make_llm
 
     options = PipelineOptions(rounds=rounds, samples=samples, solver=solver,
-                              time_limit=time_limit)
-    return solve_text(str(source), make_llm(llm), options)
+                              time_limit=time_limit,
+                              data_dir=str(data_dir) if data_dir is not None else None)
+    backend = make_llm(llm)
+    return solve_text(str(source), backend, options,
+                      insights=insight_provider(library, backend))
+
+
+def insight_provider(library, llm):
+    """An insight provider for `library` (None, a path, a store, or a provider itself)."""
+    if library is None or callable(getattr(library, "retrieve", None)):
+        return library
+    from nl2opt.library.retrieval import open_retriever
+
+    return open_retriever(library, llm)
 
 
 def _is_formulation(source: Source) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -12,25 +15,41 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.text import escape_controls, safe_terminal
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="nl2opt: from a decision problem to a checked optimization model, "
                        "solver code and an answer.")
-console = Console(soft_wrap=True)  # long messages stay on one line, greppable
-errors = Console(stderr=True, soft_wrap=True)
+# Long messages stay on one line (greppable); no emoji codes, so data such as
+# "root:x:0:0" prints as written. Untrusted text goes through safe_terminal.
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 FormulationArg = typer.Argument(..., help="A formulation JSON file (nl2opt.formulation/1).")
+DataDirOption = typer.Option(None, "--data-dir", help="Folder the formulation's CSV files are "
+                             "read from (only files inside it). Default: the formulation "
+                             "file's folder; for a problem statement, none (no CSV is read).")
 
 
-def _load(path: Path):
+MAX_FORMULATION_BYTES = 64 * 2**20  # larger data belongs in CSV files
+
+
+def _load(path: Path, data_dir: Path | None = None):
     from pydantic import ValidationError
 
     from nl2opt.formulation.model import load_formulation
 
     if not path.exists():
         _fail(f"no such file: {path}")
+    if not path.is_file():
+        _fail(f"{path} is not a regular file; give a formulation .json file")
+    if path.stat().st_size > MAX_FORMULATION_BYTES:
+        _fail(f"{path} is {path.stat().st_size / 2**20:.0f} MB; formulation files are limited "
+              f"to {MAX_FORMULATION_BYTES // 2**20} MB. Put large data in CSV files "
+              "(a 'csv' source on the set or parameter)")
     try:
-        return load_formulation(path)
+        formulation = load_formulation(path)
+        return formulation.with_data_dir(data_dir) if data_dir else formulation
     except ValidationError as error:
         lines = [f"- {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         _fail(f"{path} is not a valid nl2opt formulation:\n" + "\n".join(lines[:20])
@@ -41,8 +60,21 @@ def _load(path: Path):
 
 def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False)
+    errors.print(safe_terminal(message), highlight=False)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _memory_capped(what: str) -> Iterator[None]:
+    """Run a command's model work under the memory cap (NL2OPT_MEMORY_MB), so an oversized
+    model ends in a clear error instead of exhausting the machine."""
+    from nl2opt.formulation.limits import memory_capped
+
+    try:
+        with memory_capped(what):
+            yield
+    except Nl2OptError as error:
+        _fail(str(error))
 
 
 LlmOption = typer.Option(None, "--llm", help="LLM spec, e.g. vllm:Qwen/Qwen3-8B, "
@@ -55,6 +87,10 @@ def _problem_text(source: str) -> str:
     if len(source) < 4096 and "\n" not in source and path.is_file():
         return path.read_text(encoding="utf-8")
     return source
+
+
+LibraryOption = typer.Option(None, "--library", help="An experience library file (see "
+                             "`nl2opt library`): insights that apply go into the prompt.")
 
 
 def _is_formulation_file(source: str) -> bool:
@@ -74,17 +110,20 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
           samples: int = typer.Option(1, "--samples", help="Formulations to sample and vote "
                                       "on (text input)."),
           as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
-          log: bool = typer.Option(False, "--log", help="Include the solver log.")) -> None:
+          log: bool = typer.Option(False, "--log", help="Include the solver log."),
+          library: Optional[Path] = LibraryOption,
+          data_dir: Optional[Path] = DataDirOption) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
     if _is_formulation_file(source):
-        _solve_file(Path(source), solver, time_limit, as_json, log)
+        _solve_file(_load(Path(source), data_dir), solver, time_limit, as_json, log)
         return
     from nl2opt.api import solve as solve_any
 
     with console.status("formulating and solving...", spinner="dots"):
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
-                               samples=samples, time_limit=time_limit)
+                               samples=samples, time_limit=time_limit, library=library,
+                               data_dir=data_dir)
         except Nl2OptError as error:
             _fail(str(error))
     if as_json:
@@ -94,14 +133,11 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
     raise typer.Exit(0 if report.result is not None else 1)
 
 
-def _solve_file(path: Path, solver, time_limit, as_json: bool, log: bool) -> None:
+def _solve_file(model, solver, time_limit, as_json: bool, log: bool) -> None:
     from nl2opt.api import solve_formulation
 
-    model = _load(path)
-    try:
+    with _memory_capped("Solving"):
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
-    except Nl2OptError as error:
-        _fail(str(error))
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -134,31 +170,33 @@ def formulate(source: str = typer.Argument(..., help="A problem statement or a t
               output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                     help="Write the formulation JSON here."),
               llm: Optional[str] = LlmOption,
-              rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds.")) -> None:
+              rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds."),
+              library: Optional[Path] = LibraryOption) -> None:
     """Turn a problem statement into a checked five-element formulation (JSON)."""
     from nl2opt.api import formulate as formulate_text
 
     with console.status("formulating...", spinner="dots"):
         try:
-            formulation = formulate_text(_problem_text(source), llm=llm, rounds=rounds)
+            formulation = formulate_text(_problem_text(source), llm=llm, rounds=rounds,
+                                         library=library)
         except Nl2OptError as error:
             _fail(str(error))
     if output is None:
         sys.stdout.write(formulation.to_json() + "\n")
     else:
         output.write_text(formulation.to_json() + "\n", encoding="utf-8")
-        console.print(f"wrote {output}")
+        console.print(f"wrote {safe_terminal(output)}")
 
 
 def _print_report(report) -> None:
     if report.formulation is not None:
         from nl2opt.formulation.render_text import render_text
 
-        console.print(render_text(report.formulation), highlight=False, markup=False)
+        console.print(safe_terminal(render_text(report.formulation)), highlight=False)
         console.print()
     if report.result is not None:
         _print_result(report.result)
-        console.print(report.explanation, highlight=False, markup=False)
+        console.print(safe_terminal(report.explanation), highlight=False)
     if report.agreement is not None:
         console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
                       f"({len(report.samples)} samples)")
@@ -168,30 +206,37 @@ def _print_report(report) -> None:
         outcome = attempt.termination or "-"
         if attempt.objective is not None:
             outcome += f" {attempt.objective:.6g}"
+        problems = "; ".join(p.splitlines()[0][:60] for p in attempt.problems if p.strip())
         table.add_row(str(attempt.sample), str(attempt.round), attempt.stage, outcome,
-                      "; ".join(p.splitlines()[0][:60] for p in attempt.problems) or "-",
+                      safe_terminal(problems or "-"),
                       str(attempt.prompt_tokens + attempt.completion_tokens or "-"))
     console.print(table)
+    if report.insight_ids:
+        console.print("experience-library insights used: " + ", ".join(report.insight_ids),
+                      highlight=False, markup=False)
     if report.error:
         errors.print("[bold red]error:[/] ", end="")
-        errors.print(report.error, highlight=False, markup=False)
+        errors.print(safe_terminal(report.error), highlight=False)
 
 
 def _print_result(result) -> None:
-    console.print(f"[bold]{result.summary()}[/]", highlight=False)
+    console.print(f"[bold]{safe_terminal(result.summary())}[/]", highlight=False)
+    if result.stopped_with_point:
+        console.print("The values below are the best point found before the time limit, "
+                      "not proven optimal; a longer --time-limit may improve them.")
     if result.diagnosis:
-        console.print(result.diagnosis, highlight=False, markup=False)
+        console.print(safe_terminal(result.diagnosis), highlight=False)
     if result.log:
-        console.print(result.log, highlight=False, markup=False)
+        console.print(safe_terminal(result.log), highlight=False)
     for variable in result.variables.values():
-        table = Table(title=f"{variable.name}", show_header=bool(variable.index))
+        table = Table(title=safe_terminal(variable.name), show_header=bool(variable.index))
         for name in variable.index or ["value"]:
-            table.add_column(name)
+            table.add_column(safe_terminal(name))
         if variable.index:
             table.add_column("value", justify="right")
         shown = [(k, v) for k, v in variable.values if abs(v) > 1e-9] or variable.values
         for key, value in shown[:50]:
-            table.add_row(*[str(k) for k in key], f"{value:.6g}")
+            table.add_row(*[safe_terminal(k) for k in key], f"{value:.6g}")
         if len(shown) > 50:
             table.caption = f"{len(shown) - 50} more nonzero values; use --json for all"
         console.print(table)
@@ -199,27 +244,36 @@ def _print_result(result) -> None:
 
 @app.command()
 def check(formulation: Path = FormulationArg,
-          as_json: bool = typer.Option(False, "--json", help="Print issues as JSON.")) -> None:
+          as_json: bool = typer.Option(False, "--json", help="Print issues as JSON."),
+          data_dir: Optional[Path] = DataDirOption) -> None:
     """Validate a formulation; exit code 1 when it has errors."""
     from nl2opt.formulation.arrays import parse_or_raise
     from nl2opt.formulation.classify import classify
     from nl2opt.formulation.validate import Severity, validate
 
-    model = _load(formulation)
-    issues = validate(model)
-    has_errors = any(i.severity is Severity.error for i in issues)
-    if as_json:
-        sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in issues], indent=2) + "\n")
-    else:
-        for issue in issues:
-            colour = "red" if issue.severity is Severity.error else "yellow"
-            console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
-            console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
-        if not has_errors:
-            problem_class = classify(model, parse_or_raise(model))
-            console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
-                          f"CP-SAT: {_cpsat_note(model, problem_class)}", highlight=False)
+    model = _load(formulation, data_dir)
+    with _memory_capped("Checking"):
+        issues = validate(model)
+        has_errors = any(i.severity is Severity.error for i in issues)
+        if as_json:
+            sys.stdout.write(json.dumps([i.model_dump(mode="json") for i in issues], indent=2)
+                             + "\n")
+        else:
+            _print_issues(issues)
+            if not has_errors:
+                problem_class = classify(model, parse_or_raise(model))
+                console.print(f"[green]ok[/]: {problem_class.value}, {len(issues)} warning(s); "
+                              f"CP-SAT: {safe_terminal(_cpsat_note(model, problem_class))}", highlight=False)
     raise typer.Exit(1 if has_errors else 0)
+
+
+def _print_issues(issues) -> None:
+    from nl2opt.formulation.validate import Severity
+
+    for issue in issues:
+        colour = "red" if issue.severity is Severity.error else "yellow"
+        console.print(f"[{colour}]{issue.severity.value}[/] ", end="")
+        console.print(f"{issue.element}: {issue.message}", highlight=False, markup=False)
 
 
 def _cpsat_note(model, problem_class) -> str:
@@ -242,14 +296,15 @@ def schema() -> None:
 
 @app.command()
 def render(formulation: Path = FormulationArg,
-           latex: bool = typer.Option(False, "--latex", help="LaTeX instead of Markdown.")
-           ) -> None:
+           latex: bool = typer.Option(False, "--latex", help="LaTeX instead of Markdown."),
+           data_dir: Optional[Path] = DataDirOption) -> None:
     """Render a formulation as Markdown (default) or LaTeX."""
     from nl2opt.formulation.render import render_latex, render_markdown
 
-    model = _load(formulation)
+    model = _load(formulation, data_dir)
     try:
-        sys.stdout.write((render_latex(model) if latex else render_markdown(model)) + "\n")
+        text = render_latex(model) if latex else render_markdown(model)
+        sys.stdout.write(escape_controls(text) + "\n")
     except Nl2OptError as error:
         _fail(str(error))
 
@@ -259,20 +314,49 @@ def code(formulation: Path = FormulationArg,
          output: Optional[Path] = typer.Option(None, "--output", "-o",
                                                help="Write the script here (default: stdout)."),
          solver: Optional[str] = typer.Option(None, "--solver", "-s",
-                                              help="Pyomo solver name for the script.")) -> None:
-    """Emit a standalone, readable Pyomo script for a formulation."""
+                                              help="Pyomo solver name for the script."),
+         data_dir: Optional[Path] = DataDirOption) -> None:
+    """Emit a standalone, readable Pyomo script for a formulation that passes `check`
+    (otherwise print the check's errors and exit with code 1)."""
+    from nl2opt.formulation.validate import errors_only, validate
     from nl2opt.solvers.pyomo_code import emit_pyomo_script
 
-    model = _load(formulation)
-    try:
+    model = _load(formulation, data_dir)
+    with _memory_capped("Writing the code"):
+        problems = errors_only(validate(model))
+        if problems:
+            _print_issues(problems)
+            errors.print("no code written: fix the errors above (see `nl2opt check`)",
+                         highlight=False)
+            raise typer.Exit(1)
         script = emit_pyomo_script(model, solver=solver)
-    except Nl2OptError as error:
-        _fail(str(error))
     if output is None:
-        sys.stdout.write(script)
+        sys.stdout.write(escape_controls(script))  # a file (-o) gets the script as is
     else:
         output.write_text(script, encoding="utf-8")
-        console.print(f"wrote {output}")
+        console.print(f"wrote {safe_terminal(output)}")
+
+
+MAX_TIMEOUT = 86400.0
+
+
+def _checked_timeout(timeout: float) -> float:
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        _fail(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+              f"got {timeout:g}.")
+    return timeout
+
+
+def _reference_answer(against: Path):
+    """Solve the --against formulation first: a bad one fails before the script runs."""
+    from nl2opt.api import solve_formulation
+    from nl2opt.sandbox.script_file import read_small_file
+
+    try:
+        read_small_file(against, "formulation")
+        return solve_formulation(_load(against))
+    except Nl2OptError as error:
+        _fail(f"--against {against}: {error}")
 
 
 @app.command("run-code")
@@ -281,29 +365,44 @@ def run_code(script: Path = typer.Argument(..., help="A Python model script (Pyo
              against: Optional[Path] = typer.Option(None, "--against",
                                                     help="Cross-check with this formulation."),
              timeout: float = typer.Option(120.0, "--timeout", help="Wall-clock seconds."),
+             unsafe_no_isolation: bool = typer.Option(
+                 False, "--unsafe-no-isolation",
+                 help="Run without the OS sandbox (bubblewrap + seccomp) where it cannot be "
+                      "built: only for a script you wrote and trust."),
              as_json: bool = typer.Option(False, "--json", help="Print the check as JSON.")
              ) -> None:
-    """Run a model script in the sandbox (no network, limited CPU and memory) and read its
-    answer; scripts that never call nl2opt_report are read from the last model they built."""
+    """Run a model script in the OS sandbox (no network, no host files, limited CPU and
+    memory) and read its answer; scripts that never call nl2opt_report are read from the
+    last model they built."""
     from nl2opt.pipeline.llm_code import CodeLimits, compare, run_script
+    from nl2opt.sandbox.script_file import read_script
 
-    if not script.exists():
-        _fail(f"no such file: {script}")
-    limits = CodeLimits(timeout=timeout, cpu_seconds=int(timeout))
-    check = run_script(script.read_text(encoding="utf-8"), limits)
-    if against is not None and check.reported_status is not None:
-        from nl2opt.api import solve_formulation
-
-        reference = solve_formulation(_load(against))
+    timeout = _checked_timeout(timeout)
+    try:
+        code = read_script(script)
+    except Nl2OptError as error:
+        _fail(str(error))
+    reference = None if against is None else _reference_answer(against)
+    if unsafe_no_isolation:
+        errors.print("warning: --unsafe-no-isolation: the script runs without the OS sandbox; "
+                     "only rlimits and an audit hook it can disable stand in its way.",
+                     highlight=False, markup=False)
+    limits = CodeLimits(timeout=timeout, cpu_seconds=timeout,
+                        unsafe_no_isolation=unsafe_no_isolation)
+    try:
+        check = run_script(code, limits)
+    except Nl2OptError as error:  # SandboxUnavailable: no OS isolation here (fail closed)
+        _fail(str(error))
+    if reference is not None and check.reported_status is not None:
         check.agrees, check.message = compare(check.reported_status, check.reported_objective,
                                               reference)
     if as_json:
         sys.stdout.write(check.model_dump_json(indent=2, exclude={"code"}) + "\n")
     else:
-        console.print(f"sandbox: {check.status}; reported: {check.reported_status} "
-                      f"{'' if check.reported_objective is None else check.reported_objective}",
-                      highlight=False)
-        console.print(check.message, highlight=False, markup=False)
+        objective = "" if check.reported_objective is None else check.reported_objective
+        console.print(safe_terminal(f"sandbox: {check.status}; reported: "
+                                    f"{check.reported_status} {objective}"), highlight=False)
+        console.print(safe_terminal(check.message), highlight=False)
     raise typer.Exit(0 if check.status == "ok" and (against is None or check.agrees) else 1)
 
 
@@ -320,7 +419,7 @@ def solvers() -> None:
         except Nl2OptError as error:
             classes, ok = "", f"no ({error})"
         auto = ", ".join(c.value for c, n in AUTOMATIC.items() if n == name)
-        table.add_row(name, ok, classes, auto)
+        table.add_row(name, safe_terminal(ok), classes, auto)
     console.print(table)
 
 
@@ -330,11 +429,13 @@ def _register_command_modules() -> None:
     from nl2opt.equivalence.commands import register as register_equiv
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
+    from nl2opt.library.commands import register as register_library
 
     register_eval(app)
     register_audit(app)
     register_app(app)
     register_equiv(app)
+    register_library(app)
 
 
 _register_command_modules()

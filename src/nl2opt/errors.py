@@ -56,6 +56,10 @@ class CompileError(Nl2OptError):
     """A valid-looking formulation could not be turned into a solver model."""
 
 
+class ModelTooLargeError(CompileError):
+    """Expanding the model would exceed a size limit (see `nl2opt.formulation.limits`)."""
+
+
 class NotSupportedError(CompileError):
     """The chosen backend cannot handle this model (e.g. nonlinear on HiGHS)."""
 

@@ -7,6 +7,8 @@ tab or restarting the server loses nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from nl2opt.app import state
@@ -16,7 +18,8 @@ from nl2opt.app.settings import Settings, get_llm
 from nl2opt.app.state import ConversationView
 from nl2opt.app.turns import (Answer, edit_answer, failure, formulate_answer, parse_edited,
                               revise_answer)
-from nl2opt.app.uploads import data_files, with_data
+from nl2opt.app.uploads import (current_data_dir, data_files, describe_csv, version_name,
+                                with_data)
 
 TITLE_LENGTH = 60
 PLACEHOLDER_TITLE = "New conversation"
@@ -57,7 +60,10 @@ def handle_message(text: str, history: History, view: ConversationView,
     label = "Formulating and solving ..." if current is None else "Revising the model ..."
     with st.chat_message("assistant"):
         with st.status(label, expanded=True) as status:
-            answer = _run_turn(text, history, view, settings, conversation_id, status.write)
+            data_dir = current_data_dir(history.data_dir(conversation_id))
+            answer = _run_turn(text, history, view, settings, conversation_id, data_dir,
+                               status.write)
+            answer.data_version = version_name(data_dir)
             done = "Could not answer" if answer.error else summary(answer)
             status.update(label=done, state="error" if answer.error else "complete",
                           expanded=False)
@@ -67,8 +73,7 @@ def handle_message(text: str, history: History, view: ConversationView,
 
 
 def _run_turn(text: str, history: History, view: ConversationView, settings: Settings,
-              conversation_id: int, progress) -> Answer:
-    data_dir = history.data_dir(conversation_id)
+              conversation_id: int, data_dir: Path, progress) -> Answer:
     files = data_files(data_dir)
     options = settings.options(str(data_dir))
     current = view.current()
@@ -82,7 +87,8 @@ def _run_turn(text: str, history: History, view: ConversationView, settings: Set
         history.set_problem(conversation_id, problem)
         return formulate_answer(problem, llm, options, progress, request=problem)
     told = view.seen_by_llm()
-    new_files = [path for path in files if f"- {path.name}:" not in told]
+    # A file is new to the LLM unless it saw this very preview (a re-upload is new).
+    new_files = [path for path in files if describe_csv(path) not in told]
     request = with_data(text, new_files)
     formulation = current.formulation_object(data_dir)
     assert formulation is not None  # current() only returns answers with a model
@@ -100,9 +106,10 @@ def handle_edit(edited: str, key: str, history: History, view: ConversationView,
         st.session_state[f"{EDIT_ERROR}_{key}"] = problem
         st.rerun()
     conversation_id = ensure_conversation(history, view, "Edited model")
-    data_dir = history.data_dir(conversation_id)
+    data_dir = current_data_dir(history.data_dir(conversation_id))
     with st.spinner("Solving the edited model ..."):
         answer = edit_answer(edited, data_dir, view.current(), settings.options(str(data_dir)))
+    answer.data_version = version_name(data_dir)
     if answer.error:
         st.session_state[f"{EDIT_ERROR}_{key}"] = f"{answer.error} {answer.hint}"
         st.rerun()

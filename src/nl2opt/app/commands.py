@@ -14,10 +14,15 @@ from nl2opt.app import entry_file
 
 
 def streamlit_command(port: int, address: str, browser: bool) -> list[str]:
-    """The `streamlit run` command line for the app's entry file."""
+    """The `streamlit run` command line for the app's entry file.
+
+    Streamlit never asks for an e-mail address (its first-run prompt would block a
+    start without a terminal) and sends no usage statistics; without a browser it runs
+    headless."""
     return [sys.executable, "-m", "streamlit", "run", str(entry_file()),
             "--server.port", str(port), "--server.address", address,
             "--server.headless", "false" if browser else "true",
+            "--server.showEmailPrompt", "false",
             "--browser.gatherUsageStats", "false",
             "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
 
@@ -59,7 +64,13 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(f"nl2opt app on http://{address}:{port} (Ctrl+C to stop)")
         try:
-            code = subprocess.call(command, env=environment)
+            code = subprocess.call(command, env=environment, stdin=_child_stdin())
         except KeyboardInterrupt:
             code = 0
         raise typer.Exit(code)
+
+
+def _child_stdin() -> int | None:
+    """No terminal: Streamlit gets an empty stdin, so no prompt can ever wait for input."""
+    stdin = sys.stdin
+    return None if stdin is not None and stdin.isatty() else subprocess.DEVNULL

@@ -64,7 +64,7 @@ def show_conversation(view: ConversationView, history: History, settings: Settin
                 continue
             answer = Answer.model_validate(message.answer)
             key = f"m{message.id}"
-            edited = render_answer(answer, key, view.data_dir,
+            edited = render_answer(answer, key, view.data_dir_for(answer),
                                    editable=message.id == latest)
             if edited is not None:
                 handle_edit(edited, key, history, view, settings)

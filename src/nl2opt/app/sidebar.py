@@ -8,7 +8,7 @@ from nl2opt.app import state
 from nl2opt.app.chat import PLACEHOLDER_TITLE
 from nl2opt.app.history import History
 from nl2opt.app.state import ConversationView
-from nl2opt.app.uploads import UPLOAD_TYPES, UploadError, data_files, save_upload
+from nl2opt.app.uploads import UPLOAD_TYPES, UploadError, current_data_dir, data_files, save_upload
 
 MAX_LISTED = 30
 _SAVED = "saved_uploads"
@@ -75,6 +75,6 @@ def uploads_section(history: History, view: ConversationView) -> None:
     if created:
         st.rerun()  # show the new conversation (and keep the files listed under it)
     folder = history.data_dir(conversation_id) if conversation_id is not None else None
-    names = [path.name for path in data_files(folder)]
+    names = [path.name for path in data_files(current_data_dir(folder) if folder else None)]
     if names:
         sidebar.caption("In this conversation: " + ", ".join(names))

@@ -14,6 +14,7 @@ import streamlit as st
 
 from nl2opt.app.history import Conversation, History, Message
 from nl2opt.app.turns import Answer
+from nl2opt.app.uploads import data_dir_of
 
 _KEY = "conversation_id"
 _PARAM = "c"
@@ -46,7 +47,11 @@ class ConversationView:
 
     conversation: Conversation | None
     messages: list[Message]
-    data_dir: Path | None
+    data_dir: Path | None  # the conversation's folder; its data versions are inside
+
+    def data_dir_for(self, answer: Answer) -> Path | None:
+        """The data folder `answer` was made with, so it re-solves with that data."""
+        return data_dir_of(self.data_dir, answer.data_version) if self.data_dir else None
 
     @classmethod
     def load(cls, history: History, conversation_id: int | None) -> "ConversationView":

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from nl2opt.errors import Nl2OptError
 from nl2opt.formulation.model import Formulation
+from nl2opt.llm.jsontext import MAX_JSON_DEPTH, json_depth
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest
 from nl2opt.pipeline.prompts import render_prompt
 from nl2opt.pipeline.reply import reply_schema, schema_problems
@@ -46,6 +47,7 @@ class Answer(BaseModel):
     llm: str = ""
     previous_formulation: dict[str, Any] | None = None
     previous_result: dict[str, Any] | None = None
+    data_version: str = ""  # the uploaded data it was made with ("v2"; "" = unversioned)
 
     def formulation_object(self, data_dir: str | Path | None = None) -> Formulation | None:
         if self.formulation is None:
@@ -124,10 +126,12 @@ def edit_answer(json_text: str, data_dir: str | Path | None, previous: Answer | 
         return base
     if data_dir:
         formulation = formulation.with_data_dir(data_dir)
+    from nl2opt.formulation.limits import memory_capped
     from nl2opt.solvers.solve import solve
 
     try:
-        result = solve(formulation, solver=options.solver, time_limit=options.time_limit)
+        with memory_capped("Solving the edited model"):
+            result = solve(formulation, solver=options.solver, time_limit=options.time_limit)
     except Nl2OptError as error:
         base.formulation = formulation.to_dict()
         base.error = f"The edited model cannot be solved: {error}"
@@ -141,14 +145,23 @@ def edit_answer(json_text: str, data_dir: str | Path | None, previous: Answer | 
     return base
 
 
+_TOO_DEEP = (f"The JSON nests lists or objects more than {MAX_JSON_DEPTH} levels deep; a "
+             "formulation needs only a few levels.")
+
+
 def parse_edited(json_text: str) -> tuple[Formulation | None, str]:
     """(formulation, "") or (None, a message saying what is wrong and where)."""
+    json_text = json_text.removeprefix("\ufeff")  # pasted from a file with a byte-order mark
     try:
         data = json.loads(json_text)
     except json.JSONDecodeError as error:
         line = json_text.splitlines()[error.lineno - 1] if json_text.strip() else ""
         return None, (f"The JSON is not valid: {error.msg} at line {error.lineno}, column "
                       f"{error.colno}" + (f" (`{line.strip()[:80]}`)" if line.strip() else ""))
+    except RecursionError:
+        return None, _TOO_DEEP
+    if json_depth(data) > MAX_JSON_DEPTH:
+        return None, _TOO_DEEP
     if not isinstance(data, dict):
         return None, "The JSON must be one object with sets, parameters, variables, " \
                      "objective and constraints."

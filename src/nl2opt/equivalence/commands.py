@@ -21,11 +21,12 @@ def register(app: typer.Typer) -> None:
         """Check whether two formulations are equivalent; exit 0 equivalent, 1 not, 2 unknown."""
         from nl2opt.equivalence.core import equivalent
         from nl2opt.errors import Nl2OptError
+        from nl2opt.text import escape_controls
 
         try:
             report = equivalent(a, b, llm=llm, samples=samples, seed=seed)
         except Nl2OptError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {escape_controls(str(exc))}", err=True)
             raise typer.Exit(3)
-        typer.echo(report.to_json() if as_json else report.explain())
+        typer.echo(report.to_json() if as_json else escape_controls(report.explain()))
         raise typer.Exit({"equivalent": 0, "not_equivalent": 1}.get(report.verdict, 2))

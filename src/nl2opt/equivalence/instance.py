@@ -192,6 +192,11 @@ def read_model_file(path: str | Path) -> InstanceModel:
     if str(status).endswith("kError"):
         raise EquivalenceInputError(f"HiGHS could not read {str(path)!r}; check that it is a "
                                     "valid LP or MPS file")
+    if highs.getLp().num_col_ == 0:
+        # HiGHS reads an empty (or comment-only) file as a model with nothing in it.
+        raise EquivalenceInputError(f"model file {str(path)!r} holds no variables "
+                                    f"({path.stat().st_size} bytes); check that it is the "
+                                    "LP or MPS file you meant and that it was written fully")
     return from_highs(highs, source=path.name)
 
 

@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.text import safe_terminal
 
-_out = Console(soft_wrap=True)
-_err = Console(stderr=True, soft_wrap=True)
+_out = Console(soft_wrap=True, emoji=False)
+_err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 KIND_LABELS = {
     "disputed_label": "disputed by another version",
@@ -26,7 +27,7 @@ KIND_LABELS = {
 
 def _fail(message: str, code: int = 2) -> None:
     _err.print("[bold red]error:[/] ", end="")
-    _err.print(message, highlight=False, markup=False)
+    _err.print(safe_terminal(message), highlight=False)
     raise typer.Exit(code)
 
 
@@ -79,8 +80,8 @@ def _print_findings(findings) -> None:
     for finding in findings:
         label = (f"{finding.label:g}" if finding.label is not None
                  else finding.label_status)
-        table.add_row(finding.uid, KIND_LABELS.get(finding.kind, finding.kind), label,
-                      finding.message)
+        table.add_row(safe_terminal(finding.uid), KIND_LABELS.get(finding.kind, finding.kind),
+                      label, safe_terminal(finding.message))
     _out.print(table)
 
 
@@ -90,7 +91,7 @@ def _print_summary(data, counts: dict[str, int], with_records: int, records) -> 
     parts = ", ".join(f"{counts.get(kind, 0)} {text}" for kind, text in kinds.items())
     run_note = (f", {with_records} with run records" if records is not None else
                 " (no --run given: only cross-version disputes checked)")
-    _out.print(f"{data.name}: audited {len(data)} items{run_note}; "
+    _out.print(f"{safe_terminal(data.name)}: audited {len(data)} items{run_note}; "
                f"{sum(counts.values())} finding(s): {parts}.", highlight=False)
     if records is not None and records.skipped_lines:
         _out.print(f"skipped {len(records.skipped_lines)} unreadable run line(s): "
@@ -118,7 +119,8 @@ def data_list(data_dir: Path | None = typer.Option(None, "--data-dir",
         except DatasetNotFoundError:
             table.add_row(entry.name, "-", entry.version, entry.license, how_to_get(entry))
         except Nl2OptError as error:
-            table.add_row(entry.name, "error", entry.version, entry.license, str(error))
+            table.add_row(entry.name, "error", entry.version, entry.license,
+                          safe_terminal(error))
     _out.print(table)
 
 

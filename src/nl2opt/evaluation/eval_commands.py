@@ -18,9 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.text import safe_terminal
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 # Exit code of a run that stopped for batch answers (EX_TEMPFAIL: run it again later).
 PENDING_EXIT_CODE = 75
@@ -28,7 +29,7 @@ PENDING_EXIT_CODE = 75
 
 def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False)
+    errors.print(safe_terminal(message), highlight=False)
     raise typer.Exit(code)
 
 
@@ -109,6 +110,8 @@ def eval_command(
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
                                     help="Write report.md/html and summary.json at the end."),
+        library: Optional[Path] = typer.Option(None, "--library", help="An experience "
+                                               "library file: insights go into the prompts."),
         ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray: "
                                           "'local' starts a cluster here, 'auto' joins the "
                                           "running one, or HOST:PORT (docs/scaling.md)."),
@@ -133,7 +136,8 @@ def eval_command(
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
                        memory_mb=memory_mb or None,
-                       batch_size=batch_size or default_batch_size(spec, ray))
+                       batch_size=batch_size or default_batch_size(spec, ray),
+                       library=str(library) if library else None)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
@@ -141,13 +145,20 @@ def eval_command(
                        time_limit=time_limit, replicas=replicas, echo=_note) as runtime:
             config.workers = runtime.workers
             backend = runtime.make_llm(spec)
+            insights = None
+            if library is not None:
+                from nl2opt.library.retrieval import open_retriever
+
+                insights = open_retriever(library, backend)
             with progress.progress:
                 records = run_evaluation(items, backend, config, out, resume=resume,
                                          on_record=progress.record, on_start=progress.start,
-                                         solve_pool=runtime.solve_pool)
+                                         insights=insights, solve_pool=runtime.solve_pool)
     except EvaluationPending as pending:
         _stop_for_batch(pending, f"nl2opt eval {shlex.quote(dataset)} --llm "
-                                 f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume")
+                                 f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume"
+                                 + (f" --library {shlex.quote(str(library))}"
+                                    if library is not None else ""))
     except KeyboardInterrupt:
         _fail(f"interrupted; continue with: nl2opt eval {dataset} --out {out} --resume "
               "(same options)", code=130)
@@ -163,7 +174,7 @@ def eval_command(
     if failed_llm:
         # Otherwise a misconfigured LLM just looks like 0% accuracy.
         errors.print(f"{len(failed_llm)} item(s) failed at the LLM; the first error: "
-                     f"{failed_llm[0].error}", highlight=False, markup=False)
+                     f"{safe_terminal(failed_llm[0].error)}", highlight=False)
     if report:
         try:
             _write_report(out)
@@ -172,7 +183,7 @@ def eval_command(
 
 
 def _note(message: str) -> None:
-    errors.print(message, highlight=False, markup=False)
+    errors.print(safe_terminal(message), highlight=False)
 
 
 def _stop_for_batch(pending, resume_command: str):
@@ -225,7 +236,7 @@ def compare_command(run_a: Path = typer.Argument(..., help="The baseline run dir
     for column in ("uid", "change", "A", "B", "objective A", "objective B"):
         table.add_column(column, no_wrap=column in ("change", "A", "B"))
     for flip in comparison.flips:
-        table.add_row(flip.uid, flip.change, flip.before, flip.after,
+        table.add_row(safe_terminal(flip.uid), flip.change, flip.before, flip.after,
                       _objective(flip.objective_before), _objective(flip.objective_after))
     console.print(table)
     delta = "n/a" if comparison.delta is None else f"{100 * comparison.delta:+.1f} points"

@@ -38,6 +38,7 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
     chosen = vote(tracks, outcomes) if tracks else None
     final = outcomes[chosen.sample] if chosen is not None else None
     status, objective = (final.termination, final.objective) if final else (None, None)
+    result = final_result(chosen) if chosen is not None else None
     first = first_answer(tracks)
     scored = score(status, objective, item)
     first_score = score(first.termination, first.objective, item) if first else None
@@ -47,6 +48,7 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
     return EvalRecord(
         uid=item.uid, dataset=item.dataset, subset=item.subset,
         question_sha256=question_hash(item.question), status=status, objective=objective,
+        bound=result.bound if result else None, gap=result.gap if result else None,
         problem_class=(state.best_class if chosen and chosen.best else
                        state.result_class).get(sample),
         expected_status=item.answer_status, expected_answer=item.answer,
@@ -68,8 +70,14 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
         check_seconds=sum(a.check_seconds for a in attempts),
         solve_seconds=sum(a.solve_seconds for a in attempts), cpu_seconds=state.cpu_seconds,
         llm=context.llm, prompts=sorted({f"{a.prompt_id}@{a.prompt_hash}" for a in attempts}),
+        insight_ids=sorted({i for a in attempts for i in a.insight_ids}),
         dataset_version=context.dataset_version, dataset_file_hash=context.dataset_file_hash,
         nl2opt_version=context.nl2opt_version, finished_at=now())
+
+
+def final_result(track: Track):
+    """The result `sample_outcome` reports for a track: its best, else its last."""
+    return track.best[1] if track.best else track.result
 
 
 def first_answer(tracks: list[Track]) -> SampleOutcome | None:

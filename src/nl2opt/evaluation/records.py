@@ -81,6 +81,10 @@ class EvalRecord(BaseModel):
     # The prediction (final answer after self-correction and voting).
     status: str | None = None
     objective: float | None = None
+    # With status "time_limit": the best point's objective above, the solver's bound and
+    # relative gap here (None when unknown).
+    bound: float | None = None
+    gap: float | None = None
     problem_class: str | None = None
     # The score against the label (the label is read only after the loop finished).
     expected_status: str | None = None
@@ -110,6 +114,7 @@ class EvalRecord(BaseModel):
     # Provenance.
     llm: str = ""
     prompts: list[str] = Field(default_factory=list, description="prompt id@template hash")
+    insight_ids: list[str] = Field(default_factory=list)  # experience-library insights shown
     dataset_version: str = ""
     dataset_file_hash: str = ""
     nl2opt_version: str = ""
@@ -146,11 +151,13 @@ class RunConfig(BaseModel):
     workers: int = 1
     memory_mb: int | None = None
     batch_size: int = 64
+    library: str | None = None  # experience library file, if one was used
 
     def resume_key(self) -> dict[str, Any]:
         """What must not change between a run and its resumption (the dataset is compared
         by name and file hash, not by how its path was spelt)."""
-        return self.model_dump(include={"llm", "rounds", "samples", "solver", "time_limit"})
+        return self.model_dump(include={"llm", "rounds", "samples", "solver", "time_limit",
+                                        "library"})
 
 
 class RunInfo(BaseModel):

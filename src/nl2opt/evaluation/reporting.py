@@ -24,6 +24,7 @@ from nl2opt.evaluation.records import (
     read_results,
     read_run_info,
 )
+from nl2opt.solvers.result import time_limit_text
 
 SUMMARY_FILE, MARKDOWN_FILE, HTML_FILE = "summary.json", "report.md", "report.html"
 
@@ -241,6 +242,8 @@ def ignored_note(summary: dict[str, Any]) -> str:
 def prediction_text(record: EvalRecord) -> str:
     if record.status == "optimal" and record.objective is not None:
         return f"{record.objective:.6g}"
+    if record.status == "time_limit":
+        return time_limit_text(record.objective, record.bound, record.gap)
     return record.status or "none"
 
 

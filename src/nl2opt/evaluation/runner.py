@@ -22,7 +22,7 @@ files, solve outcomes from `SolveCache`) and takes each at least one round on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,7 @@ from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.batch import BatchPending
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
+from nl2opt.pipeline.insights import InsightProvider, PromptInsight, retrieve_all
 from nl2opt.pipeline.report import Attempt
 from nl2opt.pipeline.run import PipelineOptions, Track, formulation_request, repair_request
 from nl2opt.pipeline.run import read_answer as read_track_answer
@@ -100,14 +101,18 @@ class PendingAnswer:
 # -- the LLM stage ---------------------------------------------------------------
 
 def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions,
-              round_number: int) -> list[PendingAnswer]:
-    """Ask the LLM for every open track of every state in one batch; read the replies."""
+              round_number: int, insights: InsightProvider | None = None
+              ) -> list[PendingAnswer]:
+    """Ask the LLM for every open track of every state in one batch; read the replies.
+    In round 0, `insights` (an experience library) is asked for all problems at once."""
     asks: list[tuple[ItemState, Track | None, LLMRequest]] = []
-    for state in states:
-        if round_number == 0:
-            asks.append((state, None, formulation_request(state.problem.question, options,
-                                                          n=options.samples)))
-        else:
+    if round_number == 0:
+        found = _insights_for(states, insights, options)
+        asks.extend((state, None, formulation_request(state.problem.question, options,
+                                                      n=options.samples, insights=shown))
+                    for state, shown in zip(states, found) if shown is not None)
+    else:
+        for state in states:
             asks.extend((state, track, repair_request(state.problem.question, track,
                                                       round_number, options))
                         for track in state.open_tracks)
@@ -127,6 +132,22 @@ def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions
             pending.append(read_answer(state, one_track, response, request, round_number,
                                        seconds))
     return pending
+
+
+def _insights_for(states: list[ItemState], insights: InsightProvider | None,
+                  options: PipelineOptions) -> list[Sequence[PromptInsight] | None]:
+    """Each state's insights for its first request; None where a batch backend still owes
+    the retrieval's answers (the state then waits, like one waiting for its reply)."""
+    if insights is None or not states:
+        return [()] * len(states)
+    try:
+        return list(retrieve_all(insights, [state.problem.question for state in states]))
+    except BatchPending as pending:
+        for state in states:
+            state.waiting[None] = formulation_request(state.problem.question, options,
+                                                      n=options.samples)
+            state.batch_notice = pending
+        return [None] * len(states)
 
 
 def generate_isolated(llm: LLMBackend, requests: list[LLMRequest]
@@ -215,9 +236,10 @@ def apply_outcome(answer: PendingAnswer, outcome: SolveOutcome | None) -> None:
 # -- rounds ------------------------------------------------------------------------
 
 def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: PipelineOptions,
-                      solves: SolveCache, on_finished: Callable[[ItemState], None]
-                      ) -> list[ItemState]:
+                      solves: SolveCache, on_finished: Callable[[ItemState], None],
+                      insights: InsightProvider | None = None) -> list[ItemState]:
     """Run the rounds for a chunk of problems; `on_finished` gets each item once settled.
+    `insights` (an experience library) supplies insights for the first requests.
 
     Returns the states; those still `waiting` for batch answers are not finished.
     """
@@ -226,7 +248,8 @@ def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: Pipelin
         open_states = [s for s in states if not s.finished and None not in s.waiting]
         if not open_states:
             break
-        solve_stage(llm_stage(open_states, llm, options, round_number), solves, options)
+        solve_stage(llm_stage(open_states, llm, options, round_number, insights), solves,
+                    options)
         for state in open_states:
             if state.waiting and not state.llm_error:
                 continue
@@ -241,15 +264,18 @@ def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: Pipelin
 def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir: str | Path,
                    resume: bool = False, on_record: Callable[[EvalRecord], None] | None = None,
                    on_start: Callable[[list[EvalRecord], int], None] | None = None,
+                   insights: InsightProvider | None = None,
                    solve_pool: Solver | None = None) -> list[EvalRecord]:
     """Evaluate `dataset` into `out_dir` (run.json + results.jsonl); returns the records of
     the run's items.
 
     With `resume`, items already in results.jsonl are skipped. `on_start(done, todo)`
-    and `on_record(record)` feed a progress display. `solve_pool` runs the solve stage
-    (e.g. `nl2opt.cluster.RaySolvePool`; the caller closes it); by default a local
-    `SolvePool` of `config.workers` processes. Raises `EvaluationPending` (after
-    writing every finished item) when a batch backend still owes answers, and
+    and `on_record(record)` feed a progress display. `insights` is an experience
+    library's retriever (config.library names its file). `solve_pool` runs the solve
+    stage (e.g. `nl2opt.cluster.solve_pool.RaySolvePool`; the caller closes it); by
+    default a local `SolvePool` of `config.workers` processes. Raises
+    `EvaluationPending` (after writing every finished item) when a batch backend still
+    owes answers, and
     EvaluationError when another process is running in `out_dir`.
     """
     out = Path(out_dir)
@@ -262,7 +288,8 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
         if on_start is not None:
             selected = {item.uid for item in dataset.items}
             on_start([record for record in done if record.uid in selected], len(todo))
-        waiting = _evaluate_items(todo, dataset, llm, config, out, on_record, solve_pool)
+        waiting = _evaluate_items(todo, dataset, llm, config, out, on_record, insights,
+                                  solve_pool)
         info.finished_at = None if waiting else now()
         write_run_info(out, info)
         run_uids = set(info.uids)
@@ -273,7 +300,9 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
 
 
 def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
-                    config: RunConfig, out: Path, on_record: Callable[[EvalRecord], None] | None,
+                    config: RunConfig, out: Path,
+                    on_record: Callable[[EvalRecord], None] | None,
+                    insights: InsightProvider | None = None,
                     solve_pool: Solver | None = None) -> list[ItemState]:
     """Run the items in chunks; returns the states left waiting for batch answers."""
     import nl2opt
@@ -296,7 +325,7 @@ def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
                     on_record(record)
 
             states = evaluate_problems([Problem(i.uid, i.question) for i in chunk], llm,
-                                       options, solves, finish)
+                                       options, solves, finish, insights)
             chunk_waiting = [state for state in states if not state.finished]
             waiting += chunk_waiting
             solves.keep(key for state in chunk_waiting for key in state.solve_keys)

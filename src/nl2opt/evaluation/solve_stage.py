@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from nl2opt.formulation.model import Formulation
-from nl2opt.pipeline.stages import SolveOutcome
+from nl2opt.pipeline.stages import SolveOutcome, unexpected_feedback
 from nl2opt.pipeline.stages import check_and_solve as check_and_solve_formulation
 from nl2opt.solvers.result import SolveResult, Termination
 
@@ -48,6 +48,9 @@ def check_and_solve(job: SolveJob) -> SolveOutcome:
         outcome = SolveOutcome(stage="solve", failure="solver_error", problems=[
             "Solving failed: the model needs more memory than the solve worker may use. "
             "Make the model smaller (fewer index combinations)."])
+    except Exception as error:  # noqa: BLE001 - in-process (--workers 0): this item alone
+        outcome = SolveOutcome(stage="solve", failure="solver_error",
+                               problems=[unexpected_feedback("solve", error)])
     outcome.cpu_seconds = time.process_time() - cpu_started
     return outcome
 

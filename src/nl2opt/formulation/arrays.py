@@ -22,6 +22,7 @@ from nl2opt.formulation.evaluate import Evaluator, NonlinearTerm, VariableLayout
 from nl2opt.formulation.model import Formulation, Sense, VarType
 from nl2opt.formulation.parsed import (ParsedConstraint, ParsedFormulation, ParsedText,
                                       parse_formulation)
+from nl2opt.formulation.size import check_model_size
 from nl2opt.formulation.values import Const, Frame, Lin, Quad, as_lin, product_frame
 
 INF = float("inf")
@@ -102,9 +103,11 @@ def prepare(formulation: Formulation) -> tuple[ParsedFormulation, ModelData]:
 def compile_arrays(formulation: Formulation, parsed: ParsedFormulation | None = None,
                    data: ModelData | None = None) -> ArrayModel:
     """Formulation -> ArrayModel. Raises NonlinearTerm for non-quadratic or
-    quadratic-constraint models, CompileError for data problems."""
+    quadratic-constraint models, CompileError for data problems, ModelTooLargeError
+    (a CompileError) when the size estimate is above the limit."""
     if parsed is None or data is None:
         parsed, data = prepare(formulation)
+    check_model_size(formulation, parsed, data.set_sizes())  # before allocating anything
     layouts = _layout(formulation, data)
     by_name = {layout.name: layout for layout in layouts}
     num_cols = sum(layout.size for layout in layouts)

@@ -2,43 +2,72 @@
 
 Sets become ordered element tuples; indexed parameters become dense float
 arrays over the product of their index sets, with NaN where no value (and no
-default) was given. CSV sources are read here, relative to the formulation's
-data directory.
+default) was given. CSV sources are read here, from inside the formulation's
+data folder only (`nl2opt.formulation.datafiles`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from nl2opt.errors import DataError
+from nl2opt.formulation.datafiles import read_data_text
+from nl2opt.formulation.limits import current_limits, too_large
 from nl2opt.formulation.model import CsvSource, Formulation, Parameter, SetDef
+from nl2opt.text import snippet
 
-MAX_SET_SIZE = 50_000_000
+# Integer elements are looked up as int64 and computed with as floats (t - 1): beyond
+# 2**53 neither is exact, and beyond 2**63 numpy cannot hold them at all.
+MAX_EXACT_INT = 2**53
 
 
 @dataclass(frozen=True)
 class SetData:
-    name: str
-    elements: tuple
-    positions: dict = field(repr=False, compare=False)
+    """A resolved set. A `range` set keeps its elements as a lazy `range` (no tuple, no
+    position table), so a large unused range costs nothing."""
 
-    @property
-    def is_integer(self) -> bool:
-        return all(isinstance(e, int) for e in self.elements)
+    name: str
+    elements: Sequence
+    positions: dict = field(repr=False, compare=False)
+    is_integer: bool = field(default=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.elements)
 
     def position_of(self, element) -> int | None:
         """Position of an element, accepting '3' for 3 (JSON keys are strings)."""
+        if isinstance(self.elements, range):
+            return _range_position(self.elements, element)
         if element in self.positions:
             return self.positions[element]
         return self.positions.get(str(element))
+
+    def element_array(self) -> np.ndarray:
+        """The elements as a numpy array (int64 for integer sets, object otherwise)."""
+        if isinstance(self.elements, range):
+            return np.arange(self.elements.start, self.elements.stop, dtype=np.int64)
+        dtype = np.int64 if self.is_integer and len(self) else object
+        return np.array(self.elements, dtype=dtype)
+
+
+def _range_position(elements: range, element) -> int | None:
+    if isinstance(element, str):
+        text = element.strip()
+        element = int(text) if text.lstrip("-").isdigit() and text.isascii() else None
+    elif isinstance(element, float):
+        element = int(element) if element.is_integer() else None
+    elif isinstance(element, np.integer):
+        element = int(element)
+    if not isinstance(element, int) or element not in elements:
+        return None
+    return element - elements.start
 
 
 @dataclass(frozen=True)
@@ -60,42 +89,72 @@ class ModelData:
     sets: dict[str, SetData]
     params: dict[str, ParamData]
 
+    def set_sizes(self) -> dict[str, int]:
+        return {name: len(s) for name, s in self.sets.items()}
+
 
 def make_set(name: str, elements: Iterable) -> SetData:
     ordered = tuple(elements)
     positions: dict = {}
     for position, element in enumerate(ordered):
         if element in positions:
-            raise DataError(f"set '{name}': element {element!r} is listed twice; list each "
-                            "element once")
+            raise DataError(f"set '{name}': element {snippet(element)} is listed twice; list "
+                            "each element once")
         positions[element] = position
         positions.setdefault(str(element), position)
-    return SetData(name, ordered, positions)
+    integer = all(isinstance(e, int) for e in ordered)
+    for element in ordered:
+        if isinstance(element, int):
+            _check_exact(element, f"set '{name}'")
+    return SetData(name, ordered, positions, integer)
+
+
+def _check_exact(value: int, where: str) -> None:
+    if abs(value) > MAX_EXACT_INT:
+        digits = str(value) if len(str(abs(value))) <= 30 else f"{str(value)[:12]}... " \
+            f"({len(str(abs(value)))} digits)"
+        raise DataError(f"{where}: the integer {digits} is too large; integer elements must "
+                        f"lie within +-{MAX_EXACT_INT:,} (2**53) to compute exactly. Number "
+                        "the elements from 1, or write large labels as strings")
 
 
 def resolve_data(formulation: Formulation) -> ModelData:
-    """Sets and parameter arrays of a formulation; raises DataError on bad data."""
+    """Sets and parameter arrays of a formulation; raises DataError on bad data, and
+    ModelTooLargeError when the dense parameter arrays would exceed the size limit."""
     sets = {s.name: resolve_set(s, formulation.data_dir) for s in formulation.sets}
+    _check_parameter_cells(formulation.parameters, sets)
     params = {p.name: resolve_parameter(p, sets, formulation.data_dir)
               for p in formulation.parameters}
     return ModelData(sets, params)
 
 
-def resolve_set(definition: SetDef, data_dir: Path) -> SetData:
+def _check_parameter_cells(parameters: list[Parameter], sets: dict[str, SetData]) -> None:
+    """Refuse before allocating: each indexed parameter is a dense array over its sets."""
+    limit, total = current_limits().max_terms, 0
+    for param in parameters:
+        sizes = [len(sets[s]) for s in param.index if s in sets]
+        total += math.prod(sizes)
+        if total > limit:
+            shape = " x ".join(f"{len(sets[s]):,} ({s})" for s in param.index if s in sets)
+            raise too_large(f"parameter '{param.name}'", total, limit,
+                            f"its values are stored for every index tuple: {shape}")
+
+
+def resolve_set(definition: SetDef, data_dir: Path | None) -> SetData:
     if definition.range is not None:
         first, last = definition.range
-        if last - first + 1 > MAX_SET_SIZE:
-            raise DataError(f"set '{definition.name}': range {first}..{last} is too large")
-        return make_set(definition.name, range(first, last + 1))
+        where = f"set '{definition.name}' (range)"
+        _check_exact(first, where)
+        _check_exact(last, where)
+        return SetData(definition.name, range(first, last + 1), {}, True)
     if definition.csv is not None:
         rows = read_csv(definition.csv, data_dir, f"set '{definition.name}'")
-        column = definition.csv.value_column
-        seen = dict.fromkeys(_element(row[column]) for row in rows)
-        return make_set(definition.name, seen)
+        return make_set(definition.name, dict.fromkeys(_element(row[-1]) for row in rows))
     return make_set(definition.name, definition.elements or [])
 
 
-def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path) -> ParamData:
+def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path | None
+                      ) -> ParamData:
     where = f"parameter '{param.name}'"
     unknown = [s for s in param.index if s not in sets]
     if unknown:
@@ -112,7 +171,8 @@ def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path
     return ParamData(param.name, tuple(param.index), values)
 
 
-def _entries(param: Parameter, data_dir: Path, where: str) -> Iterable[tuple[tuple, object]]:
+def _entries(param: Parameter, data_dir: Path | None, where: str
+             ) -> Iterable[tuple[tuple, object]]:
     arity = len(param.index)
     if param.values is not None:
         yield from _flatten(param.values, arity, (), where)
@@ -127,8 +187,8 @@ def _entries(param: Parameter, data_dir: Path, where: str) -> Iterable[tuple[tup
         if len(source.index_columns) != arity:
             raise DataError(f"{where}: csv.index_columns names {len(source.index_columns)} "
                             f"column(s) but the parameter has {arity} index set(s)")
-        for row in read_csv(source, data_dir, where):
-            yield tuple(_element(row[c]) for c in source.index_columns), row[source.value_column]
+        for *index, value in read_csv(source, data_dir, where):
+            yield tuple(_element(cell) for cell in index), value
 
 
 def _flatten(mapping, depth: int, prefix: tuple, where: str):
@@ -147,21 +207,27 @@ def _locate(key: tuple, index_sets: list[SetData], where: str) -> tuple[int, ...
     for element, set_data in zip(key, index_sets):
         position = set_data.position_of(element)
         if position is None:
-            raise DataError(f"{where}: {element!r} is not an element of set '{set_data.name}' "
-                            f"(elements: {_preview(set_data.elements)})")
+            raise DataError(f"{where}: {snippet(element)} is not an element of set "
+                            f"'{set_data.name}' (elements: {_preview(set_data.elements)})")
         positions.append(position)
     return tuple(positions)
 
 
 def _number(value, where: str, key: tuple) -> float:
     if isinstance(value, bool):
-        raise DataError(f"{where}{list(key)}: {value!r} is not a number")
+        raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is not a number")
     try:
         number = float(value)
+    except OverflowError:
+        number = math.inf
     except (TypeError, ValueError):
-        raise DataError(f"{where}{list(key)}: {value!r} is not a number") from None
+        raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is not a number"
+                        ) from None
     if np.isnan(number):
-        raise DataError(f"{where}{list(key)}: value is NaN; give a number or use 'default'")
+        raise DataError(f"{where}{_shown_key(key)}: value is NaN; give a number or use 'default'")
+    if not math.isfinite(number):
+        raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is too large for a "
+                        "floating-point number; rescale the data (e.g. thousands)")
     return number
 
 
@@ -174,25 +240,59 @@ def _element(text: str):
         return stripped
 
 
-def read_csv(source: CsvSource, data_dir: Path, where: str) -> list[dict[str, str]]:
-    path = Path(source.path)
-    path = path if path.is_absolute() else data_dir / path
+def read_csv(source: CsvSource, data_dir: Path | None, where: str
+             ) -> Iterator[tuple[str, ...]]:
+    """Each row's index columns then value column, read from inside the data folder only
+    (see datafiles); a DataError located at `where`, the file and the line otherwise."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-            header = reader.fieldnames or []
-    except OSError as error:
-        raise DataError(f"{where}: cannot read CSV file {path} ({error.strerror or error}); "
-                        "check the path, which is relative to the formulation file") from None
+        text = read_data_text(data_dir, source.path)
+    except DataError as error:
+        raise DataError(f"{where}: {error}") from None
+    shown = snippet(source.path, 80)
+    rows = csv_rows(text, f"{where}: data file {shown}")
+    header = next(rows, (0, []))[1]
     wanted = [*source.index_columns, source.value_column]
     absent = [c for c in wanted if c not in header]
     if absent:
-        raise DataError(f"{where}: CSV file {path} has no column(s) {', '.join(absent)}; "
-                        f"its columns are {', '.join(header)}")
-    return rows
+        columns = ", ".join(snippet(c, 40) for c in header[:12])
+        raise DataError(f"{where}: data file {shown} has no column(s) "
+                        f"{', '.join(snippet(c, 40) for c in absent)}; its columns are "
+                        f"{columns}{', ...' if len(header) > 12 else ''}")
+    positions = [header.index(c) for c in wanted]
+    last = max(positions)
+    for number, cells in rows:
+        if len(cells) <= last:
+            missing = next(c for c, k in zip(wanted, positions) if k >= len(cells))
+            raise DataError(f"{where}: data file {shown}, line {number} has no value in "
+                            f"column {snippet(missing, 40)}; give every row a value")
+        yield tuple(cells[k] for k in positions)
+
+
+def csv_rows(text: str, shown: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank row, the header first; csv.Error (e.g. a field
+    over 128 KB) becomes a DataError starting with `shown` and naming the line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for cells in reader:
+            if cells:
+                yield reader.line_num, cells
+    except csv.Error as error:
+        raise DataError(f"{shown}, line {reader.line_num}: {_csv_problem(error)}") from None
+
+
+def _csv_problem(error: csv.Error) -> str:
+    message = str(error)
+    if "field larger than field limit" in message:
+        return (f"a field is longer than {csv.field_size_limit():,} characters, the CSV "
+                "reader's limit; a closing quote may be missing")
+    return f"not readable as CSV ({message})"
 
 
 def _preview(elements: tuple, limit: int = 8) -> str:
-    shown = ", ".join(repr(e) for e in elements[:limit])
+    shown = ", ".join(snippet(e, 40) for e in elements[:limit])
     return shown + (", ..." if len(elements) > limit else "")
+
+
+def _shown_key(key: tuple) -> str:
+    """An index tuple as '[a, b]', each element short and escaped (it may come from a file)."""
+    return "[" + ", ".join(snippet(element, 40) for element in key) + "]"

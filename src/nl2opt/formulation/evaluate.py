@@ -17,7 +17,7 @@ import numpy as np
 
 from nl2opt.errors import CompileError
 from nl2opt.formulation import expr as E
-from nl2opt.formulation.data import ModelData, SetData
+from nl2opt.formulation.data import MAX_EXACT_INT, ModelData, SetData
 from nl2opt.formulation.values import (
     Const,
     Elem,
@@ -159,6 +159,12 @@ class Evaluator:
             raw = value.values
             if not np.all(np.equal(np.mod(raw, 1), 0)):
                 raise self.fail(node, f"index '{E.to_source(index)}' is not a whole number")
+            too_large = np.abs(raw) > MAX_EXACT_INT  # int64 would wrap or round them
+            if too_large.any():
+                bad = raw[np.flatnonzero(too_large)[0]]
+                raise self.fail(node, f"index '{E.to_source(index)}' = {bad:.6g} is too large "
+                                f"to be a set element (integer elements lie within "
+                                f"+-{MAX_EXACT_INT:,}); check the arithmetic in the index")
             candidates = raw.astype(np.int64)
         elif isinstance(value, Elem):
             candidates = value.values
@@ -198,8 +204,7 @@ class Evaluator:
     def _elements(self, set_data: SetData) -> np.ndarray:
         cached = self._element_arrays.get(set_data.name)
         if cached is None:
-            dtype = np.int64 if set_data.is_integer and len(set_data) else object
-            cached = np.array(set_data.elements, dtype=dtype)
+            cached = set_data.element_array()
             self._element_arrays[set_data.name] = cached
         return cached
 

@@ -12,14 +12,36 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_ID = "nl2opt.formulation/1"
 
+
+
+def _float_sized(value: float) -> float:
+    """JSON integers have no size limit; one that no float can hold is refused here,
+    with its size, instead of overflowing later."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"an integer with {len(str(abs(value)))} digits is too large for "
+                             "a floating-point number; rescale the data") from None
+    return value
+
+
 Element = Union[int, str]
-Number = Union[int, float]
+Number = Annotated[int | float, AfterValidator(_float_sized)]
 # Nested mapping, e.g. {"bread": {"oven": 2, "mixer": 1}}; innermost values are numbers.
 NestedValues = dict[str, Union[Number, dict[str, Union[Number, dict[str, Number]]]]]
 
@@ -115,8 +137,15 @@ class Variable(_Strict):
     description: str = ""
     index: list[str] = Field(default_factory=list, description="Names of the index sets.")
     type: VarType = VarType.continuous
-    lower: Number | str | None = Field(default=0, description="Lower bound; null means none.")
-    upper: Number | str | None = Field(default=None, description="Upper bound; null means none.")
+    lower: int | float | str | None = Field(default=0,
+                                            description="Lower bound; null means none.")
+    upper: int | float | str | None = Field(default=None,
+                                            description="Upper bound; null means none.")
+
+    @field_validator("lower", "upper")
+    @classmethod
+    def _bound_fits_a_float(cls, value):
+        return _float_sized(value) if isinstance(value, int) else value
 
 
 class Sense(str, Enum):
@@ -158,16 +187,18 @@ class Formulation(_Strict):
     objective: Objective
     constraints: list[Constraint] = Field(default_factory=list)
 
-    # Where relative CSV paths are resolved; not part of the schema.
+    # The data folder CSV paths are confined to; not part of the schema. None (a
+    # formulation made from a string or a dict) means no CSV file is read at all.
     _data_dir: Path | None = PrivateAttr(default=None)
 
     @property
-    def data_dir(self) -> Path:
-        return self._data_dir or Path.cwd()
+    def data_dir(self) -> Path | None:
+        return self._data_dir
 
-    def with_data_dir(self, directory: str | Path) -> "Formulation":
+    def with_data_dir(self, directory: str | Path | None) -> "Formulation":
+        """A copy whose CSV sources read from `directory` (None: read no files)."""
         copy = self.model_copy()
-        copy._data_dir = Path(directory)
+        copy._data_dir = Path(directory) if directory is not None else None
         return copy
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -180,16 +211,17 @@ class Formulation(_Strict):
 def load_formulation(source: str | Path | dict) -> Formulation:
     """Read a formulation from a JSON file path, a JSON string, or a dict.
 
-    Relative CSV paths resolve against the file's folder (or the working
-    directory for strings and dicts).
+    CSV sources read from the file's folder and nowhere else; a formulation made
+    from a string or a dict has no data folder (see `Formulation.with_data_dir`).
     """
     if isinstance(source, dict):
         return Formulation.model_validate(source)
-    text = str(source)
+    text = str(source).removeprefix("\ufeff")
     if text.lstrip().startswith("{"):
         return Formulation.model_validate_json(text)
     path = Path(text)
-    formulation = Formulation.model_validate_json(path.read_text(encoding="utf-8"))
+    # utf-8-sig: editors on Windows start JSON files with a byte-order mark.
+    formulation = Formulation.model_validate_json(path.read_text(encoding="utf-8-sig"))
     return formulation.with_data_dir(path.resolve().parent)
 
 

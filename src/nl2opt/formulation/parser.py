@@ -29,6 +29,11 @@ _ALLOWED_HINT = ("allowed: numbers, names, indexing x[i, j], + - * / **, parenth
 _BIN_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _CMP_OPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.Lt: "<", ast.Gt: ">",
             ast.NotEq: "!="}
+_INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
+_FAMILY = {ast.Add: (ast.Add, ast.Sub), ast.Sub: (ast.Add, ast.Sub),
+           ast.Mult: (ast.Mult, ast.Div), ast.Div: (ast.Mult, ast.Div)}
+# Chains shorter than this keep Python's left-deep shape (and their printed form).
+BALANCE_CHAINS_FROM = 32
 _FORALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+in\s+([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 
@@ -112,7 +117,12 @@ class _Translator:
             hint = ("; note that outside brackets a line break ends the expression: keep it "
                     "on one line or wrap it in parentheses") if "\n" in self.text else ""
             raise self._error(f"not a valid expression ({error.msg}){hint}", position) from None
-        except (ValueError, RecursionError, MemoryError, OverflowError) as error:
+        except RecursionError:
+            # Python's own parser stops at about 3,000 operators in one chain.
+            raise self._error("expression is too long a chain of operators for Python's "
+                              "parser; write long sums as sum(... for i in S) over a set, "
+                              "with the coefficients in a parameter", 0) from None
+        except (ValueError, MemoryError, OverflowError) as error:
             raise self._error(f"expression could not be parsed ({type(error).__name__}); "
                               "simplify it", 0) from None
         return self.visit(tree.body, 0)
@@ -190,8 +200,30 @@ class _Translator:
         if op is None:
             raise self._reject(node, f"the operator {_describe(node.op)}",
                                "use + - * / or **")
+        if op in _INVERSE:
+            return self._chain(node, depth)
         return E.Binary(op, self.visit(node.left, depth), self.visit(node.right, depth),
                         self._span(node))
+
+    def _chain(self, node: ast.BinOp, depth: int) -> E.Expr:
+        """`a + b - c + ...` (or `a * b / c ...`) is one level of nesting, however long:
+        Python parses it left-deep, one level per operator, so walk down the left side
+        here instead of recursing. Long chains become a balanced tree so that nothing
+        downstream recurses once per term."""
+        family = _FAMILY[type(node.op)]
+        links: list[ast.BinOp] = []
+        while isinstance(node, ast.BinOp) and type(node.op) in family:
+            links.append(node)
+            node = node.left
+        links.reverse()
+        result = self.visit(node, depth)
+        terms = [(_BIN_OPS[type(link.op)], self.visit(link.right, depth), self._span(link))
+                 for link in links]
+        if len(terms) >= BALANCE_CHAINS_FROM:
+            return _balanced([("", result), *[(op, term) for op, term, _ in terms]])
+        for op, term, span in terms:
+            result = E.Binary(op, result, term, span)
+        return result
 
     def _visit_UnaryOp(self, node: ast.UnaryOp, depth: int) -> E.Expr:
         operand = self.visit(node.operand, depth)
@@ -266,6 +298,21 @@ class _Translator:
         conditions = tuple(self.visit(c, depth) for c in node.ifs)
         span = self._span(node.target)
         return E.Generator(node.target.id, node.iter.id, conditions, span)
+
+
+def _balanced(items: list[tuple[str, E.Expr]]) -> E.Expr:
+    """`t0 op1 t1 op2 t2 ...` as a tree of depth log2(n). The first item's operator is
+    ignored (it is the head); splitting `... op t_k ...` at k turns the right half's
+    operators relative to op_k: a - (b - c) for a - b + c."""
+    if len(items) == 1:
+        return items[0][1]
+    middle = len(items) // 2
+    left = _balanced(items[:middle])
+    head_op, head = items[middle]
+    flip = head_op in ("-", "/")
+    right = _balanced([("", head), *[(_INVERSE[op] if flip else op, term)
+                                     for op, term in items[middle + 1:]]])
+    return E.Binary(head_op, left, right, (left.span[0], right.span[1]))
 
 
 def _describe(node: ast.AST) -> str:

@@ -72,7 +72,28 @@ def _loads_object(candidate: str) -> dict[str, Any] | None:
         value = json.loads(candidate)
     except (json.JSONDecodeError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    # Deep nesting is no formulation, and would break whatever walks it later (pydantic
+    # serialization of a recorded response stops at a few hundred levels).
+    if not isinstance(value, dict) or json_depth(value) > MAX_JSON_DEPTH:
+        return None
+    return value
+
+
+MAX_JSON_DEPTH = 64  # a formulation nests about 8 levels
+
+
+def json_depth(value: Any, stop_above: int = MAX_JSON_DEPTH) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (1 for `{}`), without
+    recursion; stops counting once it is above `stop_above`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= stop_above:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def balanced_objects(text: str) -> Iterator[str]:

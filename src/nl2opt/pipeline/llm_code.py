@@ -1,7 +1,8 @@
 """LLM-written code mode (LLMOPT-style): the LLM writes the Pyomo script.
 
-The script runs only in the sandbox (`nl2opt.sandbox`): its own directory, CPU,
-memory and wall-clock limits, no network, a minimal environment. Its answer is
+The script runs only in the OS sandbox (`nl2opt.sandbox`: bubblewrap namespaces and a
+seccomp filter): its own directory, CPU, memory and wall-clock limits, no network, no view
+of the host's files, a minimal environment. Its answer is
 cross-checked against the deterministic model of the same formulation, so a
 script that silently models something else is caught.
 """
@@ -38,8 +39,10 @@ class CodeCheck(BaseModel):
 @dataclass(frozen=True)
 class CodeLimits:
     timeout: float = 120.0
-    cpu_seconds: int = 120
+    cpu_seconds: float = 120
     memory_mb: int = 4096
+    # Only for scripts the user wrote and trusts (nl2opt run-code --unsafe-no-isolation).
+    unsafe_no_isolation: bool = False
 
 
 def extract_code(text: str) -> str:
@@ -106,9 +109,12 @@ def with_answer_collection(code: str) -> str:
 
 
 def run_script(code: str, limits: CodeLimits = CodeLimits()) -> CodeCheck:
-    """Run a script in the sandbox and read what it reports (no comparison)."""
+    """Run a script in the sandbox and read what it reports (no comparison). Raises
+    SandboxUnavailable where no OS sandbox can be built (unless limits allow running
+    without one)."""
     outcome = run_sandboxed(with_answer_collection(code), timeout=limits.timeout,
-                            cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb)
+                            cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb,
+                            unsafe_no_isolation=limits.unsafe_no_isolation)
     check = CodeCheck(code=code, status=outcome.status)
     if outcome.status != "ok" or outcome.result is None:
         check.message = f"the script did not report a result ({outcome.status}): " \

@@ -1,56 +1,6 @@
-"""Prompts are versioned template files shipped with the package.
+"""The prompt renderer lives with the templates in `nl2opt.prompts`, so that modules
+below the pipeline (e.g. the experience library's retrieval) can render prompts too."""
 
-A file `NAME.vK.jinja` holds `### system`, `### user` and `### assistant`
-sections; each renders with strict undefined variables, so a missing value is
-an error rather than a silently empty prompt. Every rendered prompt carries
-its id and the hash of its template, so a run records which prompt produced
-which answer.
-"""
+from nl2opt.prompts import Prompt, fewshot_answer, render_prompt
 
-from __future__ import annotations
-
-import hashlib
-import json
-import re
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-
-import jinja2
-
-from nl2opt.llm.types import Message
-
-_SECTION = re.compile(r"^### (system|user|assistant)\s*$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Prompt:
-    id: str
-    hash: str
-    messages: list[Message]
-
-
-@lru_cache(maxsize=None)
-def _template_text(prompt_id: str) -> str:
-    path = resources.files("nl2opt.prompts").joinpath(f"{prompt_id}.jinja")
-    return path.read_text(encoding="utf-8")
-
-
-def render_prompt(prompt_id: str, **values) -> Prompt:
-    """Render the prompt `prompt_id` (e.g. 'formulate.v1') into chat messages."""
-    text = _template_text(prompt_id)
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                     keep_trailing_newline=False)
-    rendered = environment.from_string(text).render(**values)
-    parts = _SECTION.split(rendered)
-    messages = [Message(role=role, content=content.strip())
-                for role, content in zip(parts[1::2], parts[2::2])]
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return Prompt(prompt_id, digest, messages)
-
-
-@lru_cache(maxsize=None)
-def fewshot_answer(name: str = "workshop") -> str:
-    """A hand-written example answer (never a benchmark item), as compact JSON."""
-    path = resources.files("nl2opt.prompts").joinpath(f"fewshot/{name}.json")
-    return json.dumps(json.loads(path.read_text(encoding="utf-8")), separators=(",", ":"))
+__all__ = ["Prompt", "fewshot_answer", "render_prompt"]

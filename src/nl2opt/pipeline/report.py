@@ -30,6 +30,7 @@ class Attempt(BaseModel):
     llm_seconds: float = 0.0
     check_seconds: float = 0.0
     solve_seconds: float = 0.0
+    insight_ids: list[str] = Field(default_factory=list)  # experience-library insights shown
 
 
 class SampleOutcome(BaseModel):
@@ -68,6 +69,11 @@ class Report(BaseModel):
         return sum(a.prompt_tokens + a.completion_tokens for a in self.attempts)
 
     @property
+    def insight_ids(self) -> list[str]:
+        """The experience-library insights the LLM was shown, in first-use order."""
+        return list(dict.fromkeys(i for a in self.attempts for i in a.insight_ids))
+
+    @property
     def rounds_used(self) -> int:
         return max((a.round for a in self.attempts), default=0)
 
@@ -75,10 +81,15 @@ class Report(BaseModel):
 def explain(formulation: Formulation, result: SolveResult, limit: int = 8) -> str:
     """A short plain-language account of the answer, built from the result itself."""
     sense = formulation.objective.sense.value
-    if result.termination is not Termination.optimal or result.objective is None:
-        text = f"No optimal plan was found: the model is {result.termination.value}."
+    if result.stopped_with_point:
+        lines = [(f"{result.limit_text()}. The solver's time limit ended the search before "
+                  f"it proved this plan the best ({sense}); a longer limit may improve it.")]
+    elif result.termination is not Termination.optimal or result.objective is None:
+        text = (f"No plan was found: {result.limit_text()}." if result.limit_text() else
+                f"No optimal plan was found: the model is {result.termination.value}.")
         return text + (f"\n{result.diagnosis}" if result.diagnosis else "")
-    lines = [f"The best plan ({sense}) reaches an objective of {result.objective:.6g}."]
+    else:
+        lines = [f"The best plan ({sense}) reaches an objective of {result.objective:.6g}."]
     chosen = []
     for variable in result.variables.values():
         for key, value in variable.values:

@@ -10,12 +10,14 @@ batch. With several samples, the answer is the majority objective value
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Callable
 
 from nl2opt.errors import FormulationError, Nl2OptError
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.types import LLMBackend, LLMRequest, LLMResponse, Sampling
+from nl2opt.pipeline.insights import InsightProvider, PromptInsight, insight_ids
 from nl2opt.pipeline.prompts import Prompt, fewshot_answer, render_prompt
 from nl2opt.pipeline.reply import read_reply, reply_schema
 from nl2opt.pipeline.report import Attempt, Report, SampleOutcome, explain
@@ -23,6 +25,7 @@ from nl2opt.pipeline.stages import check_and_solve
 from nl2opt.solvers.result import SolveResult, Termination
 
 FORMULATE_PROMPT = "formulate.v1"
+FORMULATE_WITH_INSIGHTS_PROMPT = "formulate.v2"  # formulate.v1 plus library insights
 REPAIR_PROMPT = "repair.v1"
 
 
@@ -36,7 +39,7 @@ class PipelineOptions:
     max_tokens: int = 4096
     structured: bool = True
     code_mode: str = "generated"  # or "llm": the LLM writes the script (run sandboxed)
-    data_dir: str | None = None  # where the formulation's relative CSV paths resolve
+    data_dir: str | None = None  # the folder CSV sources are confined to (None: no reads)
 
     def sampling(self) -> Sampling:
         default = 0.0 if self.samples == 1 else 0.7
@@ -66,10 +69,19 @@ class Track:
         return (len(last.problems) + last.warnings) if last else 0
 
 
-def formulation_request(problem: str, options: PipelineOptions, n: int = 1) -> LLMRequest:
-    prompt = render_prompt(FORMULATE_PROMPT, problem=problem.strip(),
-                           example_answer=fewshot_answer())
-    return _request(prompt, options, n)
+def formulation_request(problem: str, options: PipelineOptions, n: int = 1,
+                        insights: Sequence[PromptInsight] = ()) -> LLMRequest:
+    """The first request for a problem; with insights, the prompt that shows them (their
+    ids travel in the request's metadata, so the attempt records them)."""
+    if not insights:
+        prompt = render_prompt(FORMULATE_PROMPT, problem=problem.strip(),
+                               example_answer=fewshot_answer())
+        return _request(prompt, options, n)
+    prompt = render_prompt(FORMULATE_WITH_INSIGHTS_PROMPT, problem=problem.strip(),
+                           example_answer=fewshot_answer(), insights=list(insights))
+    request = _request(prompt, options, n)
+    request.metadata["insight_ids"] = insight_ids(insights)
+    return request
 
 
 def repair_request(problem: str, track: Track, round_number: int,
@@ -92,17 +104,19 @@ Progress = Callable[[str], None]
 
 
 def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions(),
-               progress: Progress | None = None, first_request: LLMRequest | None = None
-               ) -> Report:
+               progress: Progress | None = None, first_request: LLMRequest | None = None,
+               insights: InsightProvider | None = None) -> Report:
     """The whole copilot loop for one problem statement.
 
     `progress`, if given, receives one short line per step (for live status
     displays). `first_request` replaces the formulation request, e.g. with a
     revision of an earlier model; repairs still use the repair prompt.
+    `insights`, if given, supplies experience-library insights for the first
+    request (see `nl2opt.pipeline.insights`).
     """
     note = progress or (lambda line: None)
     report = Report(problem=problem, llm=f"{llm.name}:{llm.model}")
-    first = first_request or formulation_request(problem, options, n=options.samples)
+    first = first_request or _first_request(problem, options, insights, note)
     note("Formulating: asking the LLM for a model" if first_request is None
          else f"Asking the LLM ({first.prompt_id or 'custom request'})")
     started = time.perf_counter()
@@ -133,10 +147,19 @@ def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = Pipelin
     return report
 
 
-def formulate(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions()
-              ) -> Formulation:
+def _first_request(problem: str, options: PipelineOptions, insights: InsightProvider | None,
+                   note: Progress) -> LLMRequest:
+    found: Sequence[PromptInsight] = ()
+    if insights is not None:
+        note("Looking up insights in the experience library")
+        found = insights.retrieve(problem)
+    return formulation_request(problem, options, n=options.samples, insights=found)
+
+
+def formulate(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions(),
+              insights: InsightProvider | None = None) -> Formulation:
     """Text to a checked formulation (solved once to catch infeasibility and the like)."""
-    report = solve_text(problem, llm, options)
+    report = solve_text(problem, llm, options, insights=insights)
     if report.formulation is None:
         raise FormulationError(report.error or "the LLM gave no usable formulation")
     return report.formulation
@@ -151,7 +174,9 @@ def read_answer(track: Track, response: LLMResponse, request: LLMRequest, round_
                       messages=[m.model_dump() for m in request.messages],
                       raw_response=response.text, llm_seconds=llm_seconds,
                       prompt_tokens=response.usage.prompt_tokens,
-                      completion_tokens=response.usage.completion_tokens)
+                      completion_tokens=response.usage.completion_tokens,
+                      insight_ids=[i for i in request.metadata.get("insight_ids", "").split(",")
+                                   if i])
     track.last_text = response.text
     formulation, attempt.reasoning, problems = read_reply(response)
     attempt.stage = "reply"
@@ -259,4 +284,8 @@ def generate_code(formulation: Formulation) -> str:
 
         return emit_pyomo_script(formulation)
     except (ImportError, Nl2OptError) as error:
-        return f"# Pyomo code could not be generated: {error}\n"
+        return "".join(f"# {line}\n" for line in
+                       f"Pyomo code could not be generated: {error}".splitlines())
+    except Exception as error:  # noqa: BLE001 - the answer stands without its code
+        return (f"# Pyomo code could not be generated: unexpected {type(error).__name__} "
+                f"({' '.join(str(error).split())[:200]})\n")

@@ -29,10 +29,12 @@ import scipy.sparse as sp
 from nl2opt.errors import NotSupportedError
 from nl2opt.formulation.arrays import ArrayModel, compile_arrays, format_label
 from nl2opt.formulation.classify import MAX_SCALE, ProblemClass, integer_scale
+from nl2opt.formulation.finite import raise_if_non_finite
 from nl2opt.formulation.model import Formulation, Sense, VarType
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.extract import constraint_values, variable_values
-from nl2opt.solvers.result import SolveResult, Termination
+from nl2opt.solvers.limits import Watchdog, watchdog_grace
+from nl2opt.solvers.result import SolveResult, Termination, relative_gap
 
 # Stand-in for an infinite variable bound: large enough to be "no limit" for
 # a real model, small enough that sums of many terms stay far from int64.
@@ -245,7 +247,10 @@ def _solve_integer(integer: IntegerModel, sense: Sense, bound: int, options: Sol
     if options.log:
         solver.log_callback = lines.append
     start = time.perf_counter()
-    status = solver.status_name(solver.solve(model))
+    # CP-SAT releases the GIL while it searches, so the watchdog thread can stop it.
+    watchdog_seconds = None if time_limit is None else time_limit + watchdog_grace(time_limit)
+    with Watchdog(watchdog_seconds, solver.stop_search):
+        status = solver.status_name(solver.solve(model))
     seconds = time.perf_counter() - start
     values = None
     if status in ("OPTIMAL", "FEASIBLE"):
@@ -305,10 +310,13 @@ class CpSatBackend:
         continuous = [v.name for v in formulation.variables if v.type is VarType.continuous]
         if continuous:
             raise _continuous_error(continuous)
+        options = options.clocked()  # compiling counts towards the time limit
         return self.solve_arrays(compile_arrays(formulation), options)
 
     def solve_arrays(self, model: ArrayModel, options: SolveOptions = SolveOptions()
                      ) -> SolveResult:
+        options = options.clocked()
+        raise_if_non_finite(model)
         integer = to_integer_model(model)
         empty = np.flatnonzero(integer.lower > integer.upper)
         if empty.size:
@@ -316,8 +324,7 @@ class CpSatBackend:
                                message=f"{format_label(*model.column_label(int(empty[0])))} "
                                "has no whole number between its bounds")
         bound = min(ARTIFICIAL_BOUND, integer.safe_bound)
-        start = time.perf_counter()
-        run = self._run(integer, model.sense, bound, options, options.time_limit)
+        run = self._run(integer, model.sense, bound, options, options.solver_seconds())
         termination = _termination(run.status, options.time_limit)
         notes = []
         if run.invalid:
@@ -326,7 +333,7 @@ class CpSatBackend:
                     if run.values is not None else np.zeros(0, dtype=int))
         if at_bound.size:
             termination, note = self._check_unbounded(integer, model, run, termination, bound,
-                                                      at_bound, options, start)
+                                                      at_bound, options)
             notes.append(note)
         if not np.isfinite(integer.lower).all() or not np.isfinite(integer.upper).all():
             notes.append(f"Variables without a bound were given the artificial bound +-{bound} "
@@ -338,7 +345,7 @@ class CpSatBackend:
         if options.diagnose and termination in (Termination.infeasible, Termination.unbounded):
             from nl2opt.solvers.diagnose import diagnose
 
-            result.diagnosis = diagnose(model, termination)
+            result.diagnosis = diagnose(model, termination, options)
         return result
 
     def _run(self, integer: IntegerModel, sense: Sense, bound: int, options: SolveOptions,
@@ -348,7 +355,7 @@ class CpSatBackend:
 
     def _check_unbounded(self, integer: IntegerModel, model: ArrayModel, run: _Run,
                          termination: Termination, bound: int, at_bound: np.ndarray,
-                         options: SolveOptions, start: float) -> tuple[Termination, str]:
+                         options: SolveOptions) -> tuple[Termination, str]:
         """A solution touching the artificial box: solve again in a box twice as large
         (half as large if that could overflow). If the optimum moves with the box the
         model is unbounded; if not, the values at the box are incidental."""
@@ -357,10 +364,9 @@ class CpSatBackend:
         if run.status != "OPTIMAL":
             return termination, (f"{names} sit at the artificial bound +-{bound}: the model "
                                  "may be unbounded.")
-        remaining = (None if options.time_limit is None
-                     else options.time_limit - (time.perf_counter() - start))
         other = 2 * bound if 2 * bound <= integer.safe_bound else bound // 2
-        again = self._run(integer, model.sense, other, SolveOptions(log=False), remaining)
+        again = self._run(integer, model.sense, other, SolveOptions(log=False),
+                          options.solver_seconds())
         if again.status == "OPTIMAL" and (again.solver.objective_value
                                           == run.solver.objective_value):
             return Termination.optimal, (f"{names} sit at the artificial bound +-{bound}, "
@@ -384,17 +390,10 @@ class CpSatBackend:
             result.bound = run.solver.best_objective_bound / scale + offset
         else:
             result.objective = result.bound = offset
-        result.gap = _gap(result.objective, result.bound)
+        result.gap = relative_gap(result.objective, result.bound)
         result.variables = variable_values(model, run.values)
         result.constraints = constraint_values(model, model.matrix @ run.values, None)
         return result
-
-
-def _gap(objective: float, bound: float) -> float | None:
-    """|objective - bound| / |objective|, as HiGHS reports mip_gap."""
-    if objective == bound:
-        return 0.0
-    return abs(objective - bound) / abs(objective) if objective != 0 else None
 
 
 def cpsat_refusal(model: ArrayModel) -> str | None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from nl2opt.formulation.arrays import ArrayModel, format_label
 from nl2opt.formulation.model import Sense
+from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.result import Termination
 
 MAX_ITEMS = 8
@@ -21,38 +22,41 @@ IIS_FROM_LP_IRREDUCIBLE = 2 | 4  # kIisStrategyFromLp | kIisStrategyIrreducible
 _IIS_BOUND_IN = {2: "lower", 3: "upper", 4: "both"}
 
 
-def diagnose(model: ArrayModel, termination: Termination) -> str:
+def diagnose(model: ArrayModel, termination: Termination,
+             options: SolveOptions | None = None) -> str:
+    """The explanation; each solve it needs gets what is left of the solve's time limit."""
+    options = options or SolveOptions()
     try:
         if termination is Termination.infeasible:
-            return explain_infeasible(model)
+            return explain_infeasible(model, options)
         if termination is Termination.unbounded:
-            return explain_unbounded(model)
+            return explain_unbounded(model, options)
     except Exception as error:  # diagnosis is best effort; the solve result stands
         return f"(no diagnosis: {type(error).__name__}: {error})"
     return ""
 
 
-def explain_infeasible(model: ArrayModel) -> str:
+def explain_infeasible(model: ArrayModel, options: SolveOptions | None = None) -> str:
+    options = options or SolveOptions()
     lines = []
-    relaxed = _relaxation(model)
+    relaxed = _relaxation(model, options)
     relaxed.run()
-    from nl2opt.solvers.highs_direct import _termination
+    from nl2opt.solvers.highs_direct import model_status
 
-    if model.integrality.any() and _termination(relaxed) is Termination.optimal:
+    if model.integrality.any() and model_status(relaxed) is Termination.optimal:
         lines.append("The continuous relaxation is feasible: the conflict comes from "
                      "integrality (whole-number or binary variables cannot meet the "
                      "constraints exactly).")
     else:
         lines.extend(_iis_lines(model, relaxed))
-    lines.extend(_violation_lines(model))
+    lines.extend(_violation_lines(model, options))
     return "\n".join(lines)
 
 
-def _relaxation(model: ArrayModel):
+def _relaxation(model: ArrayModel, options: SolveOptions):
     from nl2opt.solvers.highs_direct import build_highs
 
-    highs = build_highs(_without_integrality(model))
-    return highs
+    return build_highs(_without_integrality(model), options)
 
 
 def _without_integrality(model: ArrayModel) -> ArrayModel:
@@ -107,10 +111,10 @@ def _describe_bounds(low: float, high: float) -> str:
     return " and ".join(parts) or "free"
 
 
-def _violation_lines(model: ArrayModel) -> list[str]:
+def _violation_lines(model: ArrayModel, options: SolveOptions) -> list[str]:
     from nl2opt.solvers.highs_direct import build_highs
 
-    highs = build_highs(model)
+    highs = build_highs(model, options)
     status = highs.feasibilityRelaxation(1.0, 1.0, 1.0)
     if str(status).endswith("kError"):
         return []
@@ -134,13 +138,13 @@ def _violated_rows(model: ArrayModel, activity: np.ndarray, tolerance: float = 1
     return found
 
 
-def explain_unbounded(model: ArrayModel) -> str:
+def explain_unbounded(model: ArrayModel, options: SolveOptions | None = None) -> str:
     direction = 1.0 if model.sense is Sense.maximize else -1.0
     improving = direction * model.objective
     loose = [column for column in np.flatnonzero(improving != 0)
              if (improving[column] > 0 and not np.isfinite(model.col_upper[column]))
              or (improving[column] < 0 and not np.isfinite(model.col_lower[column]))]
-    ray = _primal_ray(model)
+    ray = _primal_ray(model, options or SolveOptions())
     lines = ["The objective can improve without limit."]
     if ray is not None:
         moving = np.flatnonzero(np.abs(ray) > 1e-9)[:MAX_ITEMS]
@@ -156,8 +160,8 @@ def explain_unbounded(model: ArrayModel) -> str:
     return "\n".join(lines)
 
 
-def _primal_ray(model: ArrayModel) -> np.ndarray | None:
-    highs = _relaxation(model)
+def _primal_ray(model: ArrayModel, options: SolveOptions) -> np.ndarray | None:
+    highs = _relaxation(model, options)
     highs.setOptionValue("presolve", "off")
     highs.run()
     _status, exists, ray = highs.getPrimalRay()

@@ -10,13 +10,18 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from nl2opt.errors import NotSupportedError
-from nl2opt.formulation.arrays import ArrayModel, compile_arrays
+from nl2opt.errors import CompileError, NotSupportedError
+from nl2opt.formulation.arrays import ArrayModel, compile_arrays, format_label
 from nl2opt.formulation.classify import ProblemClass
+from nl2opt.formulation.finite import raise_if_non_finite
 from nl2opt.formulation.model import Formulation, Sense
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.extract import constraint_values, variable_values
+from nl2opt.solvers.limits import Watchdog
 from nl2opt.solvers.result import SolveResult, Termination
+
+# HiGHS's primal feasibility tolerance, for rows we decide ourselves.
+FEASIBILITY_TOLERANCE = 1e-7
 
 
 def _highspy():
@@ -49,20 +54,48 @@ def new_highs():
 
 
 def build_highs(model: ArrayModel, options: SolveOptions = SolveOptions()):
-    """A `highspy.Highs` holding the model, with options applied (not yet solved)."""
+    """A `highspy.Highs` holding the model, with options applied (not yet solved).
+    CompileError when HiGHS refuses any of it: a refused model leaves HiGHS empty, and
+    solving that would answer a different question."""
+    raise_if_non_finite(model)
     highs = new_highs()
-    highs.setOptionValue("output_flag", False)
-    highs.passModel(to_highs_lp(model))
+    set_option(highs, "output_flag", False)
+    checked(highs.passModel(to_highs_lp(model)), "the model (passModel)")
     if model.quadratic is not None and model.quadratic.nnz:
         if model.integrality.any():
             raise NotSupportedError("HiGHS cannot solve quadratic objectives with integer "
                                     "variables (MIQP); use the SCIP backend (--solver scip)")
-        highs.passHessian(to_highs_hessian(model))
-    if options.time_limit is not None:
-        highs.setOptionValue("time_limit", float(options.time_limit))
+        checked(highs.passHessian(to_highs_hessian(model)), "the quadratic objective "
+                "(passHessian)")
+    seconds = options.solver_seconds()
+    if seconds is not None:
+        set_option(highs, "time_limit", seconds)
     if options.mip_gap is not None:
-        highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        set_option(highs, "mip_rel_gap", float(options.mip_gap))
     return highs
+
+
+def checked(status, what: str) -> None:
+    """Raise CompileError when a highspy call returned kError (kWarning is fine)."""
+    if status == _highspy().HighsStatus.kError:
+        raise CompileError(f"HiGHS refused {what} with status kError; the compiled model "
+                           "has entries HiGHS cannot take. Check the data for extreme values "
+                           "(e.g. beyond 1e20); if it looks fine, please report this model")
+
+
+def set_option(highs, name: str, value) -> None:
+    checked(highs.setOptionValue(name, value), f"the option {name} = {value!r}")
+
+
+def run_highs(highs, options: SolveOptions) -> tuple[object, bool]:
+    """`highs.run()` (which releases the GIL) under a watchdog that cancels it shortly
+    after the time limit if HiGHS has not stopped by itself; (status, watchdog fired)."""
+    seconds = options.watchdog_seconds()
+    if seconds is not None:
+        highs.HandleUserInterrupt = True  # makes cancelSolve() reach the solver
+    with Watchdog(seconds, highs.cancelSolve) as watchdog:
+        status = highs.run()
+    return status, watchdog.fired
 
 
 def to_highs_lp(model: ArrayModel):
@@ -124,33 +157,58 @@ class HighsDirectBackend:
 
     def solve(self, formulation: Formulation, options: SolveOptions = SolveOptions()
               ) -> SolveResult:
-        model = compile_arrays(formulation)
-        return self.solve_arrays(model, options)
+        options = options.clocked()  # compiling counts towards the time limit
+        return self.solve_arrays(compile_arrays(formulation), options)
 
     def solve_arrays(self, model: ArrayModel, options: SolveOptions = SolveOptions()
                      ) -> SolveResult:
+        options = options.clocked()
+        if model.num_cols == 0:
+            return self._without_columns(model)
         highs = build_highs(model, options)
         log_path = _attach_log(highs) if options.log else None
         start = time.perf_counter()
-        highs.run()
-        termination = _termination(highs)
+        status, stopped = run_highs(highs, options)
+        termination = model_status(highs)
+        if stopped and termination in (Termination.interrupted, Termination.unknown):
+            termination = Termination.time_limit
+        if status == _highspy().HighsStatus.kError:
+            termination = Termination.error
         if termination is Termination.infeasible_or_unbounded:
             termination = _disambiguate(model, options)
         result = self._result(highs, model, termination, time.perf_counter() - start)
         if log_path:
-            result.log = _read_log(log_path)
+            result.log = read_and_remove_log(log_path)
         if options.diagnose and termination in (Termination.infeasible, Termination.unbounded):
             from nl2opt.solvers.diagnose import diagnose
 
-            result.diagnosis = diagnose(model, termination)
+            result.diagnosis = diagnose(model, termination, options)
         return result
+
+    def _without_columns(self, model: ArrayModel) -> SolveResult:
+        """No columns (every variable over an empty set): HiGHS would call the model
+        "empty" and ignore its rows, each a constant 0 against its bounds. Decided here."""
+        false = np.flatnonzero((model.row_lower > FEASIBILITY_TOLERANCE)
+                               | (model.row_upper < -FEASIBILITY_TOLERANCE))
+        if false.size:
+            names = [format_label(*model.row_label(int(r))) for r in false[:5]]
+            why = "constraint(s) without variables are false: " + ", ".join(names)
+            return SolveResult(termination=Termination.infeasible, solver=self.name,
+                               message=why, diagnosis=why)
+        offset = model.objective_offset
+        return SolveResult(termination=Termination.optimal, has_solution=True,
+                           objective=offset, bound=offset, gap=0.0, solver=self.name,
+                           message="no variables (their index sets are empty)",
+                           variables=variable_values(model, np.zeros(0)),
+                           constraints=constraint_values(model, np.zeros(model.num_rows), None))
 
     def _result(self, highs, model: ArrayModel, termination: Termination,
                 seconds: float) -> SolveResult:
         highspy = _highspy()
         info = highs.getInfo()
         has_solution = (info.primal_solution_status == highspy.kSolutionStatusFeasible
-                        and termination not in (Termination.infeasible, Termination.unbounded))
+                        and termination not in (Termination.infeasible, Termination.unbounded,
+                                                Termination.error))
         result = SolveResult(termination=termination, has_solution=has_solution,
                              solver=self.name, solve_seconds=seconds,
                              message=highs.modelStatusToString(highs.getModelStatus()))
@@ -160,8 +218,8 @@ class HighsDirectBackend:
         result.objective = float(info.objective_function_value)
         is_mip = bool(model.integrality.any())
         if is_mip:
-            result.bound = float(info.mip_dual_bound)
-            result.gap = float(info.mip_gap)
+            result.bound = _finite(info.mip_dual_bound)
+            result.gap = _finite(info.mip_gap)
         else:
             result.bound = result.objective if termination is Termination.optimal else None
             result.gap = 0.0 if termination is Termination.optimal else None
@@ -171,36 +229,47 @@ class HighsDirectBackend:
         return result
 
 
-def _termination(highs) -> Termination:
-    status = highs.getModelStatus()
-    status_name = str(status).rsplit(".", 1)[-1]
-    mapping = {
-        "kOptimal": Termination.optimal, "kInfeasible": Termination.infeasible,
-        "kUnbounded": Termination.unbounded,
-        "kUnboundedOrInfeasible": Termination.infeasible_or_unbounded,
-        "kTimeLimit": Termination.time_limit, "kIterationLimit": Termination.time_limit,
-        "kInterrupt": Termination.interrupted, "kSolutionLimit": Termination.interrupted,
-        "kModelEmpty": Termination.optimal, "kLoadError": Termination.error,
-        "kModelError": Termination.error, "kPresolveError": Termination.error,
-        "kSolveError": Termination.error, "kPostsolveError": Termination.error,
-        "kMemoryLimit": Termination.error,
-    }
-    return mapping.get(status_name, Termination.unknown)
+_MODEL_STATUS = {
+    "kOptimal": Termination.optimal, "kInfeasible": Termination.infeasible,
+    "kUnbounded": Termination.unbounded,
+    "kUnboundedOrInfeasible": Termination.infeasible_or_unbounded,
+    "kTimeLimit": Termination.time_limit, "kIterationLimit": Termination.time_limit,
+    "kInterrupt": Termination.interrupted, "kSolutionLimit": Termination.interrupted,
+    "kLoadError": Termination.error, "kModelError": Termination.error,
+    "kPresolveError": Termination.error, "kSolveError": Termination.error,
+    "kPostsolveError": Termination.error, "kMemoryLimit": Termination.error,
+}
+
+
+def model_status(highs) -> Termination:
+    """HiGHS's model status in nl2opt's terms (unknown codes -> unknown)."""
+    name = str(highs.getModelStatus()).rsplit(".", 1)[-1]
+    if name == "kModelEmpty":
+        # HiGHS also reports "empty" when it holds nothing because a model was refused;
+        # only a model that really has no columns is solved by being empty.
+        return Termination.optimal if highs.getNumCol() == 0 else Termination.error
+    return _MODEL_STATUS.get(name, Termination.unknown)
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) and abs(value) < 1e19 else None
 
 
 def _disambiguate(model: ArrayModel, options: SolveOptions) -> Termination:
     """Presolve may stop at 'infeasible or unbounded': a zero-objective solve decides."""
     highs = build_highs(model, options)
-    highs.setOptionValue("presolve", "off")
-    highs.run()
-    status = _termination(highs)
+    set_option(highs, "presolve", "off")
+    run_highs(highs, options)
+    status = model_status(highs)
     if status is not Termination.infeasible_or_unbounded:
         return status
     feasibility = build_highs(model, options)
-    feasibility.changeColsCost(model.num_cols, np.arange(model.num_cols, dtype=np.int32),
-                               np.zeros(model.num_cols))
-    feasibility.run()
-    found = _termination(feasibility)
+    checked(feasibility.changeColsCost(model.num_cols,
+                                       np.arange(model.num_cols, dtype=np.int32),
+                                       np.zeros(model.num_cols)), "a zero objective")
+    run_highs(feasibility, options)
+    found = model_status(feasibility)
     if found is Termination.optimal:
         return Termination.unbounded
     return Termination.infeasible if found is Termination.infeasible else status
@@ -209,13 +278,13 @@ def _disambiguate(model: ArrayModel, options: SolveOptions) -> Termination:
 def _attach_log(highs) -> str:
     handle, path = tempfile.mkstemp(prefix="nl2opt-highs-", suffix=".log")
     os.close(handle)
-    highs.setOptionValue("output_flag", True)
-    highs.setOptionValue("log_to_console", False)
-    highs.setOptionValue("log_file", path)
+    set_option(highs, "output_flag", True)
+    set_option(highs, "log_to_console", False)
+    set_option(highs, "log_file", path)
     return path
 
 
-def _read_log(path: str) -> str:
+def read_and_remove_log(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()

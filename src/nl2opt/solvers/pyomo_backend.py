@@ -18,8 +18,16 @@ from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
 from nl2opt.formulation.parsed import parse_formulation
 from nl2opt.solvers.base import SolveOptions
+from nl2opt.solvers.highs_direct import model_status
+from nl2opt.solvers.limits import Watchdog
 from nl2opt.solvers.pyomo_model import PyomoBuild, build_pyomo_model
-from nl2opt.solvers.result import ConstraintValues, SolveResult, Termination, VariableValues
+from nl2opt.solvers.result import (
+    ConstraintValues,
+    SolveResult,
+    Termination,
+    VariableValues,
+    relative_gap,
+)
 
 # Pyomo's TerminationCondition names -> ours; anything else is `unknown`.
 _TERMINATION = {
@@ -53,7 +61,11 @@ class _PyomoBackend:
     name = ""
     supports: frozenset[ProblemClass] = frozenset()
 
-    def _new_solver(self):
+    def _new_solver(self, options: SolveOptions = SolveOptions()):
+        raise NotImplementedError
+
+    def _stop(self, solver) -> None:
+        """Ask a running solve to stop, keeping its best point (called from a thread)."""
         raise NotImplementedError
 
     def is_available(self) -> bool:
@@ -64,6 +76,7 @@ class _PyomoBackend:
 
     def solve(self, formulation: Formulation, options: SolveOptions = SolveOptions()
               ) -> SolveResult:
+        options = options.clocked()
         self._check_class(formulation)
         build = build_pyomo_model(formulation)
         if build.always_violated:
@@ -88,37 +101,43 @@ class _PyomoBackend:
     def solve_build(self, build: PyomoBuild, options: SolveOptions = SolveOptions()
                     ) -> SolveResult:
         """Solve an already built model and read the result under the user's names."""
-        solver = self._new_solver()
+        options = options.clocked()
+        solver = self._new_solver(options)
         start = time.perf_counter()
-        results = self._run(solver, build, options)
+        results, stopped = self._run(solver, build, options)
         termination = self._termination(solver, results)
+        if stopped and termination in (Termination.interrupted, Termination.unknown):
+            termination = Termination.time_limit
         if termination is Termination.infeasible_or_unbounded:
             termination = self._disambiguate(build, options)
         seconds = time.perf_counter() - start
-        has_solution = (termination not in _NO_SOLUTION
-                        and results.solution_status.name in ("optimal", "feasible"))
+        has_solution = self._has_solution(solver, results, termination)
         result = SolveResult(termination=termination, has_solution=has_solution,
                              solver=self.name, solve_seconds=seconds,
                              message=results.termination_condition.name)
         if options.log:
             result.log = results.solver_log or ""
         if has_solution:
-            results.solution_loader.load_vars()
+            if results.solution_status.name in ("optimal", "feasible"):
+                results.solution_loader.load_vars()
             result.variables = variable_values(build)
             result.objective = _objective_value(build, results)
             result.bound, result.gap = self._bound_and_gap(solver, results, build, result)
             result.constraints = constraint_values(build, self._duals(build, results))
         elif options.diagnose and termination in (Termination.infeasible,
                                                   Termination.unbounded):
-            result.diagnosis = _diagnosis(build.formulation, termination)
+            result.diagnosis = _diagnosis(build.formulation, termination, options)
         return result
 
-    def _run(self, solver, build: PyomoBuild, options: SolveOptions, **extra):
+    def _run(self, solver, build: PyomoBuild, options: SolveOptions):
+        """(Pyomo results, whether the watchdog had to stop the solver)."""
         try:
-            return solver.solve(build.model, load_solutions=False,
-                                raise_exception_on_nonoptimal_result=False,
-                                time_limit=options.time_limit, rel_gap=options.mip_gap,
-                                **extra)
+            with Watchdog(options.watchdog_seconds(), lambda: self._stop(solver)) as watchdog:
+                results = solver.solve(build.model, load_solutions=False,
+                                       raise_exception_on_nonoptimal_result=False,
+                                       time_limit=options.solver_seconds(),
+                                       rel_gap=options.mip_gap)
+            return results, watchdog.fired
         except _TRANSLATION_ERRORS as error:
             raise NotSupportedError(f"solver '{self.name}' cannot take this model through "
                                     f"Pyomo ({type(error).__name__}: {error}); reformulate "
@@ -128,13 +147,17 @@ class _PyomoBackend:
     def _termination(self, solver, results) -> Termination:
         return map_termination(results.termination_condition)
 
+    def _has_solution(self, solver, results, termination: Termination) -> bool:
+        return (termination not in _NO_SOLUTION
+                and results.solution_status.name in ("optimal", "feasible"))
+
     def _disambiguate(self, build: PyomoBuild, options: SolveOptions) -> Termination:
         """'Infeasible or unbounded': a solve with a zero objective decides which."""
         model = build.model
         build.objective.deactivate()
         model.add_component("nl2opt_feasibility_check", pyo.Objective(expr=0.0))
         try:
-            check = self._run(self._new_solver(), build, options)
+            check, _ = self._run(self._new_solver(options), build, options)
         finally:
             model.del_component("nl2opt_feasibility_check")
             build.objective.activate()
@@ -158,17 +181,26 @@ class PyomoHighsBackend(_PyomoBackend):
     name = "pyomo-highs"
     supports = frozenset({ProblemClass.LP, ProblemClass.MILP, ProblemClass.QP})
 
-    def _new_solver(self):
+    def _new_solver(self, options: SolveOptions = SolveOptions()):
         from pyomo.contrib.solver.solvers.highs import Highs
 
         return Highs()
 
+    def _stop(self, solver) -> None:
+        # Pyomo's HiGHS interface enables HiGHS's user interrupt and runs it without the GIL.
+        solver._solver_model.cancelSolve()
+
     def _termination(self, solver, results) -> Termination:
-        # Pyomo maps HiGHS's "model empty" (no variable used anywhere) to unknown.
-        highs = solver._solver_model
-        if highs is not None and str(highs.getModelStatus()).endswith("kModelEmpty"):
-            return Termination.optimal
+        # Pyomo maps HiGHS's "model empty" to unknown; it is optimal when HiGHS really
+        # holds no columns (no variable used anywhere), an error otherwise.
+        if _reports_empty(solver):
+            return model_status(solver._solver_model)
         return super()._termination(solver, results)
+
+    def _has_solution(self, solver, results, termination: Termination) -> bool:
+        if _reports_empty(solver):
+            return termination is Termination.optimal  # every variable rests at 0
+        return super()._has_solution(solver, results, termination)
 
     def _bound_and_gap(self, solver, results, build, result) -> tuple:
         if build.has_integers:
@@ -193,18 +225,24 @@ class ScipBackend(_PyomoBackend):
     name = "scip"
     supports = frozenset(ProblemClass)
 
-    def _new_solver(self):
-        from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
+    def _new_solver(self, options: SolveOptions = SolveOptions()):
+        from nl2opt.solvers.scip_run import StoppableScip
 
-        return ScipDirect()
+        return StoppableScip(options)
+
+    def _stop(self, solver) -> None:
+        solver.interrupt()
 
     def _bound_and_gap(self, solver, results, build, result) -> tuple:
+        # SCIP's own gap divides by min(|primal|, |dual|), infinite at a zero bound; the
+        # other backends divide by |primal|, and so does this.
         bound = _finite(results.objective_bound)
-        try:
-            gap = _finite(solver._solver_model.getGap())
-        except Exception:  # noqa: BLE001 - the gap is informative only
-            gap = None
-        return bound, gap
+        return bound, relative_gap(result.objective, bound)
+
+
+def _reports_empty(solver) -> bool:
+    highs = solver._solver_model
+    return highs is not None and str(highs.getModelStatus()).endswith("kModelEmpty")
 
 
 # -- results under the user's names ------------------------------------------------------------
@@ -269,13 +307,14 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) and abs(value) < 1e19 else None
 
 
-def _diagnosis(formulation: Formulation, termination: Termination) -> str:
+def _diagnosis(formulation: Formulation, termination: Termination,
+               options: SolveOptions) -> str:
     """The array path's explanation, when the model is linear enough to compile there."""
     from nl2opt.errors import CompileError
     from nl2opt.formulation.arrays import compile_arrays
     from nl2opt.solvers.diagnose import diagnose
 
     try:
-        return diagnose(compile_arrays(formulation), termination)
+        return diagnose(compile_arrays(formulation), termination, options)
     except CompileError:
         return ""

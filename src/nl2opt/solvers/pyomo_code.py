@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import re
 
 import numpy as np
 import pyomo.environ as pyo
@@ -22,6 +23,7 @@ from nl2opt.formulation.classify import ProblemClass, classify, degree
 from nl2opt.formulation.data import ModelData, resolve_data
 from nl2opt.formulation.model import Formulation, Parameter, Sense, SetDef, Variable, VarType
 from nl2opt.formulation.parsed import ParsedConstraint, ParsedFormulation, parse_formulation
+from nl2opt.formulation.validate import errors_only, format_issues, validate
 from nl2opt.solvers.code_text import (
     join_blocks,
     number_literal,
@@ -83,6 +85,12 @@ def csv_param(path, index_columns, value_column):
 def emit_pyomo_script(formulation: Formulation, solver: str | None = None) -> str:
     """A runnable Pyomo script for `formulation`; `solver` overrides the choice of
     highs (LP, MILP, QP) or scip_direct (everything else)."""
+    # Code is written only for formulations that pass the checks: an undeclared set or a
+    # name that is no identifier would otherwise surface as a crash or as broken Python.
+    problems = errors_only(validate(formulation, compile_check=False))
+    if problems:
+        raise FormulationError("the formulation has errors, so no code was written:\n"
+                               + format_issues(problems), problems)
     parsed, errors = parse_formulation(formulation)
     if parsed is None:
         raise FormulationError("the formulation has expression errors:\n"
@@ -102,15 +110,16 @@ class _Names:
         self.model = "m" if "m" not in index_names else "model"
         self.taken = set(keyword.kwlist) | _BUILTINS | {self.model}
         self.reserved_locals = _BUILTINS | {self.model}
-        self.attributes: dict[str, str] = {}
+        # Keyed by (kind, name): a constraint may share its name with a parameter.
+        self.attributes: dict[tuple[str, str], str] = {}
         probe = pyo.ConcreteModel()
         used: set[str] = set()
-        for name in _component_names(formulation):
-            candidate = name
+        for kind, name, text in _component_names(formulation):
+            candidate = python_name(text)
             while hasattr(probe, candidate) or candidate in used:
                 candidate += "_"
             used.add(candidate)
-            self.attributes[name] = candidate
+            self.attributes[kind, name] = candidate
 
     def take(self, base: str) -> str:
         candidate = base
@@ -122,8 +131,15 @@ class _Names:
     def local(self, name: str) -> str:
         return name + "_" if name in self.reserved_locals else name
 
-    def component(self, name: str) -> str:
-        return f"{self.model}.{self.attributes[name]}"
+    def component(self, name: str, kind: str = "symbol") -> str:
+        return f"{self.model}.{self.attributes[kind, name]}"
+
+
+def python_name(name: str) -> str:
+    """`name` as a Python identifier: constraint names may be free text ("max hours")."""
+    text = re.sub(r"\W", "_", name, flags=re.ASCII) or "_"
+    text = "_" + text if text[0].isdigit() else text
+    return text + "_" if keyword.iskeyword(text) else text
 
 
 def _index_names(formulation: Formulation, parsed: ParsedFormulation) -> set[str]:
@@ -138,11 +154,14 @@ def _index_names(formulation: Formulation, parsed: ParsedFormulation) -> set[str
     return names
 
 
-def _component_names(formulation: Formulation) -> list[str]:
-    names = [s.name for s in formulation.sets] + [p.name for p in formulation.parameters]
-    names += [v.name for v in formulation.variables] + ["objective"]
+def _component_names(formulation: Formulation) -> list[tuple[str, str, str]]:
+    """(kind, name, preferred attribute) of every model component."""
+    symbols = [*formulation.sets, *formulation.parameters, *formulation.variables]
+    names = [("symbol", s.name, s.name) for s in symbols]
+    names.append(("objective", "objective", "objective"))
     for constraint in formulation.constraints:
-        names += [constraint.name, constraint.name + "_upper"]
+        names += [("constraint", constraint.name, constraint.name),
+                  ("upper", constraint.name, constraint.name + "_upper")]
     return names
 
 
@@ -221,6 +240,8 @@ class _Emitter:
         self.m = self.names.model
         self.data_names = {s.name: self.names.take(s.name) for s in formulation.sets}
         self.data_names.update({p.name: self.names.take(p.name) for p in formulation.parameters})
+        # Looked up once per constraint: a dict, not a scan of the list (50,000 rows).
+        self.descriptions = {c.name: c.description for c in formulation.constraints}
 
     def source(self, local: dict[str, str], value_mode: bool = False) -> _Source:
         return _Source(self.names, self.data, self.variables, local, value_mode)
@@ -366,28 +387,27 @@ class _Emitter:
         sense = "pyo.maximize" if self.f.objective.sense is Sense.maximize else "pyo.minimize"
         doc = docstring_line(self.f.objective.description)
         return (f"def {function}({self.m}):\n{doc}{return_line(body)}\n\n\n"
-                f"{self.names.component('objective')} = pyo.Objective(rule={function}, "
-                f"sense={sense})")
+                f"{self.names.component('objective', 'objective')} = pyo.Objective("
+                f"rule={function}, sense={sense})")
 
     def _constraint(self, constraint: ParsedConstraint) -> list[str]:
         local = {index: self.names.local(index) for index, _ in constraint.forall}
         source = self.source(local)
         tree: E.Compare = constraint.relation.tree  # type: ignore[assignment]
         relations = self._relations(tree, source, local)
-        description = next((c.description for c in self.f.constraints
-                            if c.name == constraint.name), "")
+        description = self.descriptions.get(constraint.name, "")
         blocks = []
-        for relation, suffix in zip(relations, ("", "_upper")):
-            name = constraint.name + suffix
-            function = self.names.take(f"{name}_rule")
+        for relation, kind in zip(relations, ("constraint", "upper")):
+            attribute = self.names.component(constraint.name, kind)
+            function = self.names.take(f"{attribute.split('.', 1)[1]}_rule")
             signature = ", ".join([self.m, *local.values()])
-            body = docstring_line(description if not suffix else "")
+            body = docstring_line(description if kind == "constraint" else "")
             if constraint.where is not None:
                 condition = self.source(local, True).show(constraint.where.tree, 0)
                 body += f"    if not ({condition}):\n        return pyo.Constraint.Skip\n"
             sets = [self.names.component(s) for _, s in constraint.forall]
             blocks.append(f"def {function}({signature}):\n{body}{return_line(relation)}\n\n\n"
-                          f"{self.names.component(name)} = pyo.Constraint("
+                          f"{attribute} = pyo.Constraint("
                           f"{', '.join(sets + [f'rule={function}'])})")
         return blocks
 
@@ -408,7 +428,7 @@ class _Emitter:
     # -- solve ---------------------------------------------------------------------------
     def _solve_section(self, solver: str) -> str:
         m = self.m
-        objective = self.names.component("objective")
+        objective = self.names.component("objective", "objective")
         return f'''# ---- SOLVE {"-" * 84}
 if __name__ == "__main__":
     solver = pyo.SolverFactory({solver!r})

@@ -119,7 +119,7 @@ class ScalarEvaluator:
             if param.index:
                 raise self.fail(node, f"parameter '{name}' is indexed over "
                                 f"({', '.join(param.index)}); write {name}[...]")
-            return float(param.values)
+            return self._finite_data(node, float(param.values), name)
         if name in self.variables:
             part = self.variables[name]
             if part.sets:
@@ -151,7 +151,7 @@ class ScalarEvaluator:
                 elements = [self.data.sets[s].elements for s in param.index]
                 for positions in np.ndindex(param.values.shape):
                     value = float(param.values[positions])
-                    if not math.isnan(value):
+                    if math.isfinite(value):  # the rest take the careful path
                         table[tuple(e[p] for e, p in zip(elements, positions))] = value
             elif name in self.variables:
                 part = self.variables[name]
@@ -172,7 +172,7 @@ class ScalarEvaluator:
                 raise self.fail(node, f"parameter '{node.name}' has no value for {key}; add "
                                 "it, give the parameter a 'default', or restrict the indices "
                                 "with a condition")
-            return value
+            return self._finite_data(node, value, node.name)
         if node.name in self.variables:
             part = self.variables[node.name]
             positions = self._positions(node, list(part.sets), env)
@@ -243,6 +243,12 @@ class ScalarEvaluator:
         if isinstance(value, complex) or not math.isfinite(value):
             raise self.fail(node, f"{what} gives a non-finite number (overflow, log or sqrt "
                             "of a negative number, or similar); check the data")
+        return value
+
+    def _finite_data(self, node: E.Expr, value: float, name: str) -> float:
+        if not math.isfinite(value):
+            raise self.fail(node, f"parameter '{name}' is {value} here; expressions need "
+                            "finite data: give a number, or leave out the limit it stands for")
         return value
 
     def _eval_Call(self, node: E.Call, env: dict):

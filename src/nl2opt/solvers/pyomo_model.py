@@ -20,8 +20,10 @@ import pyomo.environ as pyo
 from nl2opt.errors import CompileError, FormulationError
 from nl2opt.formulation import expr as E
 from nl2opt.formulation.data import ModelData, SetData, resolve_data
+from nl2opt.formulation.finite import bound_problem
 from nl2opt.formulation.model import Formulation, Sense, VarType
 from nl2opt.formulation.parsed import ParsedConstraint, ParsedText, parse_formulation
+from nl2opt.formulation.size import check_model_size
 from nl2opt.solvers.pyomo_eval import ScalarEvaluator, pyomo_key
 
 _ELEMENT_TYPES = (int, float, str, bool)
@@ -78,6 +80,7 @@ def build_pyomo_model(formulation: Formulation) -> PyomoBuild:
         raise FormulationError("the formulation has expression errors:\n"
                                + "\n".join(str(e) for e in errors), errors)
     data = resolve_data(formulation)
+    check_model_size(formulation, parsed, data.set_sizes())  # before building anything
     model = pyo.ConcreteModel(name=formulation.name or "nl2opt")
     build = PyomoBuild(model, formulation, data)
     set_components = {name: _add(model, name, pyo.Set(initialize=list(s.elements),
@@ -131,6 +134,11 @@ def _add_variable(build: PyomoBuild, variable, bounds, set_components) -> Variab
         env = dict(zip(variable.index, key))
         low = _bound_value(build, bounds.lower, env, variable.index)
         high = _bound_value(build, bounds.upper, env, variable.index)
+        problem = bound_problem(_label(variable.name, key), low, high)
+        if problem:
+            raise CompileError(f"variable '{variable.name}': {problem}")
+        low = None if low == -math.inf else low  # an infinity on its own side: no bound
+        high = None if high == math.inf else high
         if variable.type is VarType.binary:
             low = 0.0 if low is None else max(low, 0.0)
             high = 1.0 if high is None else min(high, 1.0)
@@ -146,7 +154,7 @@ def _add_variable(build: PyomoBuild, variable, bounds, set_components) -> Variab
 
 def _bound_value(build: PyomoBuild, bound, env: dict, index: list[str]) -> float | None:
     if bound is None or isinstance(bound, float):
-        return None if bound is None or math.isinf(bound) else bound
+        return bound  # infinities and NaN are judged by the caller
     tree = bound.tree
     # A bare indexed parameter over the variable's own sets applies element-wise.
     params = build.data.params
@@ -156,7 +164,7 @@ def _bound_value(build: PyomoBuild, bound, env: dict, index: list[str]) -> float
     if not isinstance(value, (int, float)):
         raise CompileError(f"{bound.element}: a bound must not involve decision variables; "
                            "write it as a constraint")
-    return None if math.isinf(value) else float(value)
+    return float(value)
 
 
 def _add_constraint(build: PyomoBuild, constraint: ParsedConstraint) -> list[ConstraintPart]:

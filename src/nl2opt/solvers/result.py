@@ -69,8 +69,43 @@ class SolveResult(BaseModel):
         """The value of `variable[key...]`, e.g. result.value("x", "chair")."""
         return self.variables[variable].value(*key)
 
+    @property
+    def stopped_with_point(self) -> bool:
+        """The time limit stopped the solve, and the best point found comes with it."""
+        return (self.termination is Termination.time_limit and self.has_solution
+                and self.objective is not None)
+
+    def limit_text(self) -> str:
+        """`time_limit_text` for a solve the time limit stopped; '' for other results."""
+        if self.termination is not Termination.time_limit:
+            return ""
+        objective = self.objective if self.stopped_with_point else None
+        return time_limit_text(objective, self.bound, self.gap)
+
     def summary(self) -> str:
-        head = f"{self.termination.value} ({self.solver}, {self.solve_seconds:.3f} s)"
+        timing = f"({self.solver}, {self.solve_seconds:.3f} s)"
+        if self.termination is Termination.time_limit:
+            return f"{self.limit_text()} {timing}"
+        head = f"{self.termination.value} {timing}"
         if self.objective is not None:
             head += f": objective = {self.objective:.10g}"
         return head
+
+
+def time_limit_text(objective: float | None, bound: float | None, gap: float | None) -> str:
+    """How every report words a solve stopped by its time limit: 'time limit: best found
+    X, bound Y, gap Z%' (the gap relative, in percent), or that no point was found."""
+    if objective is None:
+        return "time limit: no feasible point found in time"
+    bound_text = "unknown" if bound is None else f"{bound:.10g}"
+    gap_text = "unknown" if gap is None else f"{100 * gap:.3g}%"
+    return f"time limit: best found {objective:.10g}, bound {bound_text}, gap {gap_text}"
+
+
+def relative_gap(objective: float, bound: float | None) -> float | None:
+    """|objective - bound| / |objective|, as HiGHS reports mip_gap (None when unknown)."""
+    if bound is None:
+        return None
+    if objective == bound:
+        return 0.0
+    return abs(objective - bound) / abs(objective) if objective != 0 else None

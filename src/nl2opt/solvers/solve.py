@@ -8,6 +8,7 @@ from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
 from nl2opt.formulation.validate import errors_only, format_issues, validate
 from nl2opt.solvers.base import SolveOptions
+from nl2opt.solvers.limits import checked_time_limit
 from nl2opt.solvers.registry import choose_backend
 from nl2opt.solvers.result import SolveResult, Termination
 
@@ -22,7 +23,8 @@ def solve(formulation: Formulation, solver: str | None = None,
           check: bool = True, problem_class: ProblemClass | None = None) -> SolveResult:
     """Validate (unless `check=False`), pick a backend by problem class (given, or
     worked out here) or use `solver`, and solve. Raises FormulationError (with
-    `.issues`) on validation errors."""
+    `.issues`) on validation errors. The time limit covers compiling and solving."""
+    time_limit = checked_time_limit(time_limit)
     if check:
         problems = errors_only(validate(formulation))
         if problems:
@@ -30,7 +32,8 @@ def solve(formulation: Formulation, solver: str | None = None,
                                    problems)
     problem_class = problem_class or problem_class_of(formulation)
     backend = choose_backend(problem_class, solver)
-    options = SolveOptions(time_limit=time_limit, log=log)
+    # The clock starts once the solver libraries are imported (seconds on a busy machine).
+    options = SolveOptions(time_limit=time_limit, log=log).clocked()
     result = backend.solve(formulation, options)
     if solver is None and problem_class is ProblemClass.QP and \
             result.termination is Termination.error:

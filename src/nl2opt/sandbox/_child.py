@@ -1,9 +1,13 @@
-"""Bootstrap of nl2opt's sandbox child: limits, audit-hook guard, result hook, user script.
+"""Bootstrap of nl2opt's sandbox child: files, limits, audit hook, result hook, user script.
 
 nl2opt.sandbox passes this file's source to `python -I -B -u -c SOURCE CONFIG_JSON`; it
 must not import nl2opt. Importing it as a module does nothing (see the __main__ guard).
-Everything the audit hook uses is captured in closure variables at install time, because
-user code can rebind module attributes (os.path.realpath) and builtins (len, isinstance).
+
+The audit hook is an extra layer that turns honest mistakes into clear messages; it is not
+the boundary (user code in the same interpreter can disable it). The boundary is the OS
+sandbox around this process (nl2opt.sandbox.bubblewrap). Everything the hook uses is
+captured in closure variables at install time, so that rebinding module attributes
+(os.path.realpath) or builtins (len, isinstance) does not mislead it.
 """
 
 import json
@@ -21,19 +25,38 @@ def _limit(kind, soft, hard=None):
     resource.setrlimit(kind, (soft, hard))
 
 
+def _unpack_files(fd, workdir):
+    """Write the parent's files (a JSON header line of [name, size] pairs, then the bytes)."""
+    with os.fdopen(fd, "rb") as archive:
+        for name, size in json.loads(archive.readline()):
+            target = os.path.join(workdir, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(archive.read(size))
+
+
+def _close_other_files(keep):
+    """Close inherited descriptors other than stdio and `keep` (the result pipe)."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    os.set_inheritable(keep, False)
+
+
 def _set_limits(cfg):
-    # Soft CPU limit sends SIGXCPU; the hard one, two seconds later, SIGKILL.
-    _limit(resource.RLIMIT_CPU, cfg["cpu"], cfg["cpu"] + 2)
+    # The soft CPU limit sends SIGXCPU and the hard one, cpu_grace seconds later, SIGKILL.
+    # (As PID 1 of its namespace the child ignores SIGXCPU, so there the grace is 0.)
+    _limit(resource.RLIMIT_CPU, cfg["cpu"], cfg["cpu"] + cfg["cpu_grace"])
     _limit(resource.RLIMIT_AS, cfg["memory"])
     _limit(resource.RLIMIT_FSIZE, cfg["fsize"])
     _limit(resource.RLIMIT_NOFILE, cfg["nofile"])
-    _limit(resource.RLIMIT_NPROC, cfg["nproc"])  # not enforced for root: see the guard
+    if cfg["nproc"] is not None:  # not enforced for root: see the guard
+        _limit(resource.RLIMIT_NPROC, cfg["nproc"])
     _limit(resource.RLIMIT_CORE, 0)
 
 
 def _disarm_process_spawning():
-    import ctypes  # noqa: F401  pyomo imports ctypes; after the guard its loads are blocked
     import _posixsubprocess
+    import ctypes  # noqa: F401  pyomo imports ctypes; after the guard its loads are blocked
 
     def no_fork_exec(*args, **kwargs):
         raise PermissionError("nl2opt sandbox: starting processes is blocked (fork_exec).")
@@ -54,7 +77,7 @@ def _install_guard(workdir, read_roots, allow_network):
     _denied, _os_error = PermissionError, OSError
     path_types = (pathlib.PosixPath, pathlib.PurePosixPath)
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    own_proc = "/proc/%d" % getpid()
+    own_proc = f"/proc/{getpid()}"
     read_ok = tuple(read_roots) + (workdir, own_proc, "/sys/devices/system/cpu",
                                    "/usr/share/zoneinfo")
     read_files = frozenset({"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
@@ -86,8 +109,8 @@ def _install_guard(workdir, read_roots, allow_network):
             return path.decode("utf-8", "surrogateescape")
         if _type(path) in path_types:
             return _str(path)
-        deny("file access through a %s path object is blocked; pass a str path."
-             % _type(path).__name__)
+        deny(f"file access through a {_type(path).__name__} path object is blocked; pass a "
+             "str path.")
 
     def resolve(path):
         # realpath with captured C functions only: symlinks cannot smuggle a path past us.
@@ -112,7 +135,7 @@ def _install_guard(workdir, read_roots, allow_network):
                 continue
             hops += 1
             if hops > 40:
-                deny("too many symbolic links in %r." % path)
+                deny(f"too many symbolic links in {path!r}.")
             target = readlink(candidate)
             if target.startswith("/"):
                 resolved = ""
@@ -133,8 +156,8 @@ def _install_guard(workdir, read_roots, allow_network):
         path = resolve(as_text(raw))
         if path in read_files or inside(path, read_ok):
             return
-        deny("reading %r is blocked; only files in the working directory and Python's own "
-             "installation can be read. Pass data in the script or as sandbox files." % path)
+        deny(f"reading {path!r} is blocked; only files in the working directory and Python's "
+             "own installation can be read. Pass data in the script or as sandbox files.")
 
     def check_write(raw, dir_fds=()):
         if _type(raw) is _int:
@@ -148,8 +171,8 @@ def _install_guard(workdir, read_roots, allow_network):
         path = resolve(text)
         if path == "/dev/null" or inside(path, (workdir,)):
             return
-        deny("writing %r is blocked; write only inside the working directory "
-             "(use relative paths)." % path)
+        deny(f"writing {path!r} is blocked; write only inside the working directory "
+             "(use relative paths).")
 
     def guard(event, args):
         if event == "open":
@@ -169,26 +192,27 @@ def _install_guard(workdir, read_roots, allow_network):
         elif event in read_events:
             check_read(args[0] if args else None)
         elif event in process_events:
-            deny("starting or signalling processes is blocked (%s). Call solvers through "
-                 "their Python API (highspy, pyomo appsi_highs, pyscipopt, ortools)." % event)
+            deny(f"starting or signalling processes is blocked ({event}). Call solvers through "
+                 "their Python API (highspy, pyomo appsi_highs, pyscipopt, ortools).")
         elif event == "os.kill":
             if args[0] not in (0, getpid()):
                 deny("signalling other processes is blocked (os.kill).")
         elif event.startswith("socket.") and not allow_network and event != "socket.gethostname":
-            deny("network access is blocked (%s). Put the data the model needs in the "
-                 "script or pass it as sandbox files." % event)
+            deny(f"network access is blocked ({event}). Put the data the model needs in the "
+                 "script or pass it as sandbox files.")
         elif event.startswith("ctypes."):
-            deny("ctypes is blocked (%s)." % event)
+            deny(f"ctypes is blocked ({event}).")
         elif event == "import" and args[0] == "_posixsubprocess":
             deny("re-importing _posixsubprocess is blocked.")
         elif event in blocked_events:
-            deny("%s is blocked." % event)
+            deny(f"{event} is blocked.")
 
     sys.addaudithook(guard)
 
 
-def _report_function(result_path, limit):
-    """nl2opt_report, which writes the result atomically to a file in the working directory."""
+def _report_function(result_fd, limit):
+    """nl2opt_report, which sends the result to the parent through a pipe (never a file the
+    parent would open): one frame, b"<length>\\n<json>", per call; the last one wins."""
     import builtins
 
     def plain(value):
@@ -196,39 +220,42 @@ def _report_function(result_path, limit):
             return value.tolist()
         if hasattr(value, "item"):
             return value.item()
-        raise TypeError("nl2opt_report: %r is not JSON-serializable; report numbers, strings, "
-                        "lists and dicts." % (value,))
+        raise TypeError(f"nl2opt_report: {value!r} is not JSON-serializable; report numbers, "
+                        "strings, lists and dicts.")
 
     def nl2opt_report(**fields):
         """Report the run's result (JSON-serializable fields); the last call wins."""
-        text = json.dumps(fields, default=plain)
-        if len(text) > limit:
-            raise ValueError("nl2opt_report: result is %d bytes, more than the %d allowed; "
-                             "report only nonzero values or a summary." % (len(text), limit))
-        with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(result_path + ".tmp", result_path)
+        data = json.dumps(fields, default=plain).encode("utf-8")
+        if len(data) > limit:
+            raise ValueError(f"nl2opt_report: result is {len(data)} bytes, more than the "
+                             f"{limit} allowed; report only nonzero values or a summary.")
+        frame = memoryview(str(len(data)).encode() + b"\n" + data)
+        while frame:
+            frame = frame[os.write(result_fd, frame):]
 
     builtins.nl2opt_report = nl2opt_report
     return nl2opt_report
 
 
 def _main():
-    """Limit, disarm, guard, then run the user's script as __main__."""
+    """Unpack, limit, disarm, guard, then run the user's script as __main__."""
     cfg = json.loads(sys.argv[1])
+    workdir = cfg["workdir"]
+    _unpack_files(cfg["files_fd"], workdir)
+    _close_other_files(cfg["result_fd"])
     _set_limits(cfg)
     _disarm_process_spawning()
-    workdir = cfg["workdir"]
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     roots.update(p for p in sys.path if os.path.isabs(p) and os.path.exists(p))
     roots = sorted(os.path.realpath(p) for p in roots)
     roots = [r for r in roots if r != "/"]
-    report = _report_function(os.path.join(workdir, cfg["result_file"]), cfg["result_cap"])
+    report = _report_function(cfg["result_fd"], cfg["result_cap"])
+    script = os.path.join(workdir, cfg["script"])
     sys.path.insert(0, workdir)
-    sys.argv = [cfg["script"]]
+    sys.argv = [script]
     _install_guard(workdir, roots, cfg["allow_network"])
     import runpy
-    runpy.run_path(cfg["script"], init_globals={"nl2opt_report": report}, run_name="__main__")
+    runpy.run_path(script, init_globals={"nl2opt_report": report}, run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,117 @@
+"""JSONL export and import of a library, for review and diffs in git.
+
+One JSON object per line, in a fixed order (a header, the taxonomy by label,
+insights by id; with `full`, every insight version and the training tasks as
+well), each with a "kind" field. Equal libraries export to equal bytes, so a
+change to one insight is a one-line diff, and export -> import -> export
+reproduces the file exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from nl2opt.library.model import Insight, TaxonomyEntry, TrainingTask
+from nl2opt.library.store import InsightVersion, LibraryError, LibraryStore, now_utc
+
+FORMAT = "nl2opt.library/1"
+
+
+def _line(kind: str, payload: dict) -> str:
+    return json.dumps({"kind": kind, **payload}, ensure_ascii=False) + "\n"
+
+
+def export_lines(store: LibraryStore, full: bool = False) -> list[str]:
+    lines = [_line("header", {"format": FORMAT, "full": full})]
+    lines += [_line("taxonomy", entry.model_dump(mode="json")) for entry in store.taxonomy()]
+    lines += [_line("insight", insight.model_dump(mode="json")) for insight in store.list()]
+    if full:
+        lines += [_line("version", version.model_dump(mode="json"))
+                  for version in store.all_versions()]
+        lines += [_line("task", task.model_dump(mode="json")) for task in store.tasks()]
+    return lines
+
+
+def export_jsonl(store: LibraryStore, path: str | Path, full: bool = False) -> int:
+    """Write the library to `path` atomically; returns the number of insights written."""
+    path = Path(path)
+    lines = export_lines(store, full)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("".join(lines), encoding="utf-8")
+    os.replace(temporary, path)
+    return sum(1 for line in lines if line.startswith('{"kind": "insight"'))
+
+
+@dataclass
+class ImportCounts:
+    insights: int = 0
+    kept_newer: int = 0  # insights already in the store at a higher version
+    taxonomy: int = 0
+    versions: int = 0
+    tasks: int = 0
+
+
+def import_jsonl(store: LibraryStore, path: str | Path) -> ImportCounts:
+    """Read an exported file into `store` in one transaction (all or nothing).
+
+    An insight already in the store is replaced only by a higher version, so
+    importing an older export never loses an edit.
+    """
+    counts = ImportCounts()
+    records = list(_records(Path(path)))
+    with store.transaction():
+        for number, kind, payload in records:
+            try:
+                _import_one(store, kind, payload, counts)
+            except ValidationError as error:
+                raise LibraryError(f"{path}:{number}: not a valid {kind} record: "
+                                   f"{error.errors()[0]['msg']}") from error
+    return counts
+
+
+def _records(path: Path):
+    if not path.exists():
+        raise LibraryError(f"no such file: {path}")
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise LibraryError(f"{path}:{number} is not JSON ({error.msg})") from error
+        kind = record.pop("kind", None) if isinstance(record, dict) else None
+        if number == 1 and (kind != "header" or record.get("format") != FORMAT):
+            raise LibraryError(f"{path} is not an nl2opt library export (its first line "
+                               f"should be the {FORMAT} header)")
+        yield number, kind, record
+
+
+def _import_one(store: LibraryStore, kind: str | None, payload: dict,
+                counts: ImportCounts) -> None:
+    if kind == "taxonomy":
+        counts.taxonomy += store.add_taxonomy([TaxonomyEntry.model_validate(payload)])
+    elif kind == "insight":
+        insight = Insight.model_validate(payload)
+        existing = store.get(insight.id)
+        if existing is not None and existing.version > insight.version:
+            counts.kept_newer += 1
+            return
+        store.replace(insight)
+        if not any(v.version == insight.version for v in store.history(insight.id)):
+            store.put_version(InsightVersion(id=insight.id, version=insight.version,
+                                             changed_at=now_utc(), reason="imported",
+                                             content=insight.content()))
+        counts.insights += 1
+    elif kind == "version":
+        store.put_version(InsightVersion.model_validate(payload))
+        counts.versions += 1
+    elif kind == "task":
+        store.put_task(TrainingTask.model_validate(payload))
+        counts.tasks += 1
+    elif kind != "header":
+        raise LibraryError(f"unknown record kind {kind!r}")

@@ -1,0 +1,84 @@
+"""Pyomo's `scip_direct`, run so that SCIP always obeys its time limit and can be stopped.
+
+Pyomo (6.10) runs pyscipopt's `Model.optimize()` inside
+`capture_output(capture_fd=True)`: SCIP's log goes to a pipe that a Python thread
+drains. `optimize()` holds the GIL, so that thread never runs; once the log fills the
+pipe's 64 KiB, SCIP blocks in write() for good, never reaching its time check again.
+That is how the jar-design NLP of issue 9 ran past `--time-limit 20` for over 200 s
+while using 8 s of CPU, and why no Python thread could stop it. Here SCIP runs with
+`optimizeNogil()`, writes its log to a file (only when asked for) instead of a pipe,
+and gets the time left as `limits/time`; the backend's watchdog can then call
+`interruptSolve()` and SCIP returns with the best point it has.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+
+from pyomo.common.timing import HierarchicalTimer
+from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
+from pyomo.core.staleflag import StaleFlagManager
+
+from nl2opt.solvers.base import SolveOptions
+from nl2opt.solvers.highs_direct import read_and_remove_log
+
+
+class StoppableScip(ScipDirect):
+    """`ScipDirect` whose `solve` releases the GIL and never captures file descriptors."""
+
+    def __init__(self, options: SolveOptions | None = None, **kwds) -> None:
+        super().__init__(**kwds)
+        self.nl2opt_options = options or SolveOptions()
+
+    def solve(self, model, **kwds):
+        # The steps of ScipDirect.solve, with the three changes above.
+        started = datetime.datetime.now(datetime.timezone.utc)
+        config = self.config(value=kwds, preserve_implicit=True)
+        StaleFlagManager.mark_all_as_stale()
+        if config.timer is None:
+            config.timer = HierarchicalTimer()
+        scip_model, solution_loader, has_objective = self._create_solver_model(model, config)
+        log_path = self._configure(scip_model, config)
+        if config.warmstart_discrete_vars:
+            self._mipstart()
+        config.timer.start("optimize")
+        scip_model.optimizeNogil()
+        config.timer.stop("optimize")
+        results = self._populate_results(scip_model, solution_loader, has_objective, config)
+        results.solver_log = read_and_remove_log(log_path) if log_path else ""
+        results.timing_info.start_timestamp = started
+        results.timing_info.wall_time = (datetime.datetime.now(datetime.timezone.utc)
+                                         - started).total_seconds()
+        results.timing_info.timer = config.timer
+        return results
+
+    def interrupt(self) -> None:
+        """Ask a running solve to stop (from another thread); SCIP keeps its best point."""
+        if self._solver_model is not None:
+            self._solver_model.interruptSolve()
+
+    def _configure(self, scip_model, config) -> str | None:
+        """Parameters, with the time limit taken as late as possible: what is left after
+        building and translating the model. Returns the log file's path, if any."""
+        scip_model.hideOutput(True)
+        seconds = (self.nl2opt_options.solver_seconds()
+                   if self.nl2opt_options.time_limit is not None else config.time_limit)
+        if seconds is not None:
+            scip_model.setParam("limits/time", seconds)
+        if config.rel_gap is not None:
+            scip_model.setParam("limits/gap", config.rel_gap)
+        if config.abs_gap is not None:
+            scip_model.setParam("limits/absgap", config.abs_gap)
+        if config.threads is not None:
+            scip_model.setParam("lp/threads", config.threads)
+        for key, value in config.solver_options.items():
+            scip_model.setParam(key, value)
+        if not self.nl2opt_options.log:
+            return None
+        handle, path = tempfile.mkstemp(prefix="nl2opt-scip-", suffix=".log")
+        os.close(handle)
+        scip_model.setLogfile(path)
+        return path
+
