@@ -1,7 +1,7 @@
 """Ray's cost and scaling on the CPU side of an evaluation (replayed answers).
 
-Every formulation in examples/ becomes --copies benchmark items (each copy named
-apart, so the solve cache solves every one) whose "LLM" answers at once with that
+Every formulation in examples/ with inline data becomes --copies benchmark items
+(each copy named apart, so the solve cache solves every one) whose "LLM" answers at once with that
 formulation: all time measured is nl2opt's own. Each configuration runs the same
 evaluation (one round, all items in one chunk) with a warm pool:
 
@@ -120,13 +120,21 @@ def ray_rows(dataset, answers, repeats: int) -> dict[str, dict]:
     return rows
 
 
+def inline_data_only(dataset, answers):
+    """Without the formulations that read CSV files: an evaluation gives an LLM's answer no
+    data folder."""
+    answers = {name: text for name, text in answers.items() if ".csv" not in text}
+    items = [item for item in dataset.items
+             if re.search(r"Example (\S+)\.", item.question).group(1) in answers]
+    return dataset.model_copy(update={"items": items}), answers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    os.chdir(ROOT / "examples")  # CSV paths in the examples are relative to this folder
-    dataset, answers = build_dataset(args.copies)
+    dataset, answers = inline_data_only(*build_dataset(args.copies))
     items = len(dataset.items)
     load_before = os.getloadavg()
     rows = {**local_rows(dataset, answers, args.repeats),

@@ -7,21 +7,25 @@ length of the job, as the local pool's workers do; a Ray worker maps the
 node's object store, so the cap is the worker's current size plus the job's
 allowance rather than an absolute figure.
 
-The driver keeps at most `slots` tasks in flight, so a task starts as soon as
-it is submitted and the watchdog can time it from submission:
-`ray.wait(timeout=)` returns finished tasks, and an overdue task is stopped
-with `ray.cancel(force=True)` (which ends its worker process) and becomes a
-`timeout` outcome. A task whose worker or node dies is retried by Ray
+The driver keeps `slots` tasks running and as many queued behind them (so no
+worker waits for the driver between jobs), and times a task from when it moves
+into the first `slots` of those in flight, when a worker takes it up (Ray runs
+a node's queue in order; across nodes the clock may start a little early, which
+the generous wall limit absorbs). `ray.wait(timeout=)` returns finished tasks,
+and an overdue task is stopped with `ray.cancel(force=True)` (which ends its
+worker process) and becomes a `timeout` outcome. A task whose worker or node dies is retried by Ray
 (`max_retries`, system failures only); an exception raised by the job itself
 is never retried: it becomes a `solver_error` outcome, as in the local pool.
 """
 
 from __future__ import annotations
 
+import itertools
 import resource
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nl2opt.cluster.session import MIB, ClusterError, import_ray
@@ -29,6 +33,9 @@ from nl2opt.evaluation.solve_stage import GRACE_SECONDS, SolveJob, check_and_sol
 from nl2opt.pipeline.stages import SolveOutcome
 
 MAX_RETRIES = 3  # attempts after a lost worker or node, before the job counts as crashed
+# Tasks queued in Ray beyond one per slot, per slot: a worker that finishes a job starts the
+# next at once instead of idling while the driver hears of it and submits another.
+PREFETCH = 1
 
 
 def solve_with_memory_cap(job: SolveJob, memory_mb: int | None,
@@ -57,6 +64,15 @@ def address_space_bytes() -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return pages * resource.getpagesize()
+
+
+@dataclass
+class _Running:
+    job: SolveJob
+    started: float | None = None  # when it began running (as far as the driver can tell)
+
+    def overdue(self, now: float, wall_limit: float) -> bool:
+        return self.started is not None and now - self.started > wall_limit
 
 
 class RaySolvePool:
@@ -88,32 +104,39 @@ class RaySolvePool:
         """One outcome per job, in order."""
         outcomes: dict[int, SolveOutcome] = {}
         queue = deque(jobs)
-        running: dict[Any, tuple[SolveJob, float]] = {}  # task ref -> (job, submitted at)
+        running: dict[Any, _Running] = {}  # task ref -> its job, in submission order
         while queue or running:
-            while queue and len(running) < self.slots:
+            while queue and len(running) < self.slots * (1 + PREFETCH):
                 job = queue.popleft()
-                running[self.task.remote(job, self.memory_mb, self.solve)] = (
-                    job, time.monotonic())
+                running[self.task.remote(job, self.memory_mb, self.solve)] = _Running(job)
+            self._start_clocks(running)
             self._collect(running, outcomes)
         return [outcomes[job.id] for job in jobs]
 
-    def _collect(self, running: dict[Any, tuple[SolveJob, float]],
-                 outcomes: dict[int, SolveOutcome]) -> None:
+    def _start_clocks(self, running: dict[Any, _Running]) -> None:
+        """The first `slots` unfinished tasks run now; the others wait in Ray's queue, so
+        their clocks start when they move up."""
+        now = time.monotonic()
+        for task in itertools.islice(running.values(), self.slots):
+            if task.started is None:
+                task.started = now
+
+    def _collect(self, running: dict[Any, _Running], outcomes: dict[int, SolveOutcome]
+                 ) -> None:
         """Wait for the next task to finish (or the next deadline); take what is done."""
         now = time.monotonic()
-        next_deadline = min(started for _, started in running.values()) + self.wall_limit
+        started = [task.started for task in running.values() if task.started is not None]
+        next_deadline = min(started) + self.wall_limit
         done, _ = self.ray.wait(list(running), num_returns=1,
                                 timeout=max(0.0, min(next_deadline - now, 1.0)))
         if done:  # collect everything else that finished meanwhile, without waiting
             done, _ = self.ray.wait(list(running), num_returns=len(running), timeout=0)
         for ref in done:
-            job, _ = running.pop(ref)
-            outcomes[job.id] = self._outcome(ref)
+            outcomes[running.pop(ref).job.id] = self._outcome(ref)
         now = time.monotonic()
-        for ref in [r for r, (_, started) in running.items() if now - started > self.wall_limit]:
-            job, _ = running.pop(ref)
+        for ref in [ref for ref, task in running.items() if task.overdue(now, self.wall_limit)]:
             self.ray.cancel(ref, force=True)
-            outcomes[job.id] = lost_outcome(
+            outcomes[running.pop(ref).job.id] = lost_outcome(
                 "timeout", f"Solving took longer than {self.wall_limit:.0f} s and was stopped.",
                 self.wall_limit)
 
