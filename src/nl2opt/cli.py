@@ -430,8 +430,10 @@ def _register_command_modules() -> None:
     from nl2opt.evaluation.audit_commands import register as register_audit
     from nl2opt.evaluation.eval_commands import register as register_eval
     from nl2opt.library.commands import register as register_library
+    from nl2opt.synthesis.commands import register as register_synth
 
     register_eval(app)
+    register_synth(app)
     register_audit(app)
     register_app(app)
     register_equiv(app)

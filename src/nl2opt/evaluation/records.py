@@ -12,6 +12,7 @@ present, so records are never duplicated.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,32 @@ def read_own_records(run_dir: str | Path) -> list[EvalRecord]:
     """`own_records` of a run directory (every record when run.json is absent)."""
     info = read_run_info(run_dir) if (Path(run_dir) / RUN_FILE).exists() else None
     return own_records(read_results(run_dir), info)
+
+
+def complete_lines(path: Path) -> list[str]:
+    """The JSON lines of an append-only file, blank lines skipped: a last line without
+    its newline counts when it is whole JSON and is ignored as torn otherwise; any other
+    line that is not JSON raises EvaluationError naming it."""
+    lines = path.read_bytes().split(b"\n")
+    tail = lines.pop()
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise EvaluationError(
+                f"{path}:{number} is not a JSON record ({error}); only the last line can be "
+                "torn by a kill. Delete the damaged line and resume.") from None
+        kept.append(line.decode("utf-8"))
+    try:
+        if tail.strip():
+            json.loads(tail)
+            kept.append(tail.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass  # torn by a kill
+    return kept
 
 
 def _parse_record(path: Path, number: int, line: bytes) -> EvalRecord:

@@ -196,7 +196,8 @@ def solve_stage(pending: list[PendingAnswer], solves: SolveCache,
     on its track."""
     solvable = [p for p in pending if p.formulation is not None]
     jobs = [SolveJob(id=k, formulation=p.attempt.formulation or {}, solver=options.solver,
-                     time_limit=options.time_limit) for k, p in enumerate(solvable)]
+                     time_limit=options.time_limit, data_dir=options.data_dir)
+            for k, p in enumerate(solvable)]
     keys = [solve_key(job) for job in jobs]
     for answer, key in zip(solvable, keys):
         answer.state.solve_keys.append(key)
@@ -309,7 +310,8 @@ def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
 
     context = RecordContext(config.llm, dataset.version, dataset.file_hash, nl2opt.__version__)
     options = PipelineOptions(rounds=config.rounds, samples=config.samples,
-                              solver=config.solver, time_limit=config.time_limit)
+                              solver=config.solver, time_limit=config.time_limit,
+                              data_dir=dataset_data_root(dataset))
     waiting: list[ItemState] = []
     pool_context = (SolvePool(config.workers, config.memory_mb, config.time_limit)
                     if solve_pool is None else nullcontext(solve_pool))
@@ -352,6 +354,14 @@ def _check_items(items: list[DatasetItem]) -> None:
             raise EvaluationError(f"dataset item uid {item.uid!r} occurs twice; uids must be "
                                   "unique for results and resuming to be unambiguous.")
         seen.add(item.uid)
+
+
+def dataset_data_root(dataset: Dataset) -> str | None:
+    """Where answers' relative CSV paths resolve: the dataset's folder when it keeps data
+    files in a `data/` subfolder (synthetic benchmarks: problems.jsonl + data/<uid>/*.csv);
+    otherwise none, so no file named by an LLM is ever read during an evaluation."""
+    folder = Path(dataset.path.split(" + ")[0]).resolve().parent
+    return str(folder) if (folder / "data").is_dir() else None
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

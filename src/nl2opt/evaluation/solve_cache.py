@@ -34,8 +34,8 @@ class Solver(Protocol):
 
 def solve_key(job: SolveJob) -> str:
     """A stable hash of what determines a job's outcome."""
-    text = json.dumps([job.formulation, job.solver, job.time_limit], sort_keys=True,
-                      separators=(",", ":"), default=str)
+    text = json.dumps([job.formulation, job.solver, job.time_limit, job.data_dir],
+                      sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

@@ -36,14 +36,17 @@ class SolveJob:
     formulation: dict
     solver: str | None = None
     time_limit: float | None = None
+    data_dir: str | None = None  # where relative CSV paths resolve (the dataset's folder)
 
 
 def check_and_solve(job: SolveJob) -> SolveOutcome:
     """Validate, classify, solve and check one formulation (the loop's feedback included)."""
     cpu_started = time.process_time()
+    formulation = Formulation.model_validate(job.formulation)
+    if job.data_dir:
+        formulation = formulation.with_data_dir(job.data_dir)
     try:
-        outcome = check_and_solve_formulation(Formulation.model_validate(job.formulation),
-                                              job.solver, job.time_limit)
+        outcome = check_and_solve_formulation(formulation, job.solver, job.time_limit)
     except MemoryError:  # numpy raises it while building arrays too large for the limit
         outcome = SolveOutcome(stage="solve", failure="solver_error", problems=[
             "Solving failed: the model needs more memory than the solve worker may use. "
