@@ -11,7 +11,7 @@ import time
 
 import pytest
 from test_eval_runner import PROBLEMS, QuestionBackend, config, question
-from test_ray_eval import chain, solving_pids
+from test_ray_local import chain, solving_pids
 
 from nl2opt.cluster.solve_pool import RaySolvePool
 from nl2opt.datasets import load_dataset

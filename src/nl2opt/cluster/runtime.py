@@ -1,7 +1,8 @@
 """Where a command runs its two stages: on this machine, or on a Ray cluster (`--ray`).
 
-`execution(...)` yields an `Execution`: `make_llm(spec)` builds the LLM backend
-and `solve_pool` runs the solve stage (None: the runner's local `SolvePool`).
+`execution(...)` yields an `Execution`: `make_llm(spec)` builds the LLM backend,
+`solve_pool` runs the solve stage (None: the runner's local `SolvePool`) and
+`map_items` maps other pure functions (None: worker processes here).
 On Ray, `vllm:` specs run as Ray Data replicas (`RayVllmBackend`, one per GPU
 or tensor-parallel group unless `replicas` says otherwise) and the solve stage
 as Ray tasks (`RaySolvePool`, one slot per cluster CPU unless `workers` says
@@ -31,6 +32,9 @@ class Execution:
     solve_pool: Any  # an object with run(jobs) -> outcomes, or None for the local pool
     workers: int  # solve stage slots
     cluster: ClusterInfo | None = None
+    # map_items(function, items, workers) -> (item, result) pairs as they finish, or None
+    # for worker processes here (`nl2opt.synthesis.workers.in_processes`)
+    map_items: Callable | None = None
 
 
 @contextmanager
@@ -42,13 +46,15 @@ def execution(ray_address: str | None, *, workers: int | None, memory_mb: int | 
         yield Execution(make_llm, None, (os.cpu_count() or 1) if workers is None else workers)
         return
     from nl2opt.cluster.solve_pool import RaySolvePool
+    from nl2opt.cluster.tasks import in_ray_tasks
 
     with ray_session(ray_address, num_cpus=workers or None) as cluster:
         echo(cluster.describe())
         check_memory(cluster, memory_mb)
         slots = workers or cluster.cpus
         pool = RaySolvePool(slots, memory_mb, time_limit)
-        yield Execution(lambda spec: cluster_llm(spec, cluster, replicas), pool, slots, cluster)
+        yield Execution(lambda spec: cluster_llm(spec, cluster, replicas), pool, slots, cluster,
+                        in_ray_tasks)
 
 
 def default_batch_size(spec: str, ray_address: str | None) -> int:

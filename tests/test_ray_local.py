@@ -1,6 +1,7 @@
-"""Evaluation on a local Ray cluster (`ray.init(num_cpus=2)`, one per module): the solve
-stage as Ray tasks (limits, watchdog, a killed worker), `nl2opt eval --ray` giving the same
-records as the local runner, and a killed driver resumed with nothing lost or duplicated."""
+"""On a local Ray cluster (`ray.init(num_cpus=2)`, one per module): the solve stage as Ray
+tasks (limits, watchdog, a killed worker), `nl2opt eval --ray` giving the same records as the
+local runner, a killed driver resumed with nothing lost or duplicated, and `nl2opt synth
+--ray` and `nl2opt library learn --ray` giving what a local run gives."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import threading
 import time
 
 import pytest
+from library_helpers import farm_optimum, farm_problem
+from library_rules import RuleLLM
 from llm_server import ChatServer
+from synth_llm_helpers import Responder
 from test_eval_runner import (
     EXPECTED_CATEGORY,
     PROBLEMS,
@@ -26,12 +30,19 @@ from test_eval_runner import (
 )
 from typer.testing import CliRunner
 
+from nl2opt.cli import app
 from nl2opt.cluster.solve_pool import RaySolvePool
 from nl2opt.datasets import load_dataset
 from nl2opt.evaluation.records import read_results
 from nl2opt.evaluation.runner import run_evaluation
 from nl2opt.evaluation.solve_stage import SolveJob, check_and_solve
+from nl2opt.library.learn import LearnOptions, learn
+from nl2opt.library.model import Status
+from nl2opt.library.store import LibraryStore
+from nl2opt.library.tasks import load_tasks
+from nl2opt.llm.replay import RecordingBackend
 from nl2opt.llm.spec import make_llm
+from nl2opt.synthesis.records import PROBLEMS_FILE, REJECTED_FILE, ProblemRecord, read_records
 
 ray = pytest.importorskip("ray", reason="needs Ray: pip install 'nl2opt[ray]' (CI installs "
                                         "it in its Ray step)")
@@ -202,3 +213,53 @@ def test_driver_killed_then_resumed_on_ray_loses_and_duplicates_nothing(cluster,
     assert len(results.read_text().splitlines()) == len(records) == len(PROBLEMS)
     assert {r.uid.split("/")[1]: r.category for r in records} == EXPECTED_CATEGORY
     assert {r.uid: r.stable() for r in records} == {r.uid: r.stable() for r in clean}
+
+
+# -- synthesis and library learning on the same cluster -------------------------------
+
+SYNTH = ["synth", "--families", "knapsack", "--per-family", "2", "--no-tune",
+         "--critique-rounds", "1", "--batch-size", "2"]
+
+
+def synthesized(out):
+    return sorted((r.uid, r.acceptance.accepted, r.question, json.dumps(r.formulation))
+                  for name in (PROBLEMS_FILE, REJECTED_FILE)
+                  for r in read_records(out / name, ProblemRecord))
+
+
+def test_synth_on_ray_writes_the_pairs_of_a_local_run(cluster, tmp_path):
+    with ChatServer(Responder()) as server:
+        spec = f"openai:test-model@{server.base_url}"
+        local = CliRunner().invoke(app, [*SYNTH, "--llm", spec, "--workers", "1",
+                                         "--out", str(tmp_path / "local")])
+        assert local.exit_code == 0, local.output
+        on_ray = CliRunner().invoke(app, [*SYNTH, "--llm", spec, "--ray", "auto",
+                                          "--out", str(tmp_path / "ray")])
+    assert on_ray.exit_code == 0, on_ray.output
+    assert "Ray cluster" in on_ray.output
+    pairs = synthesized(tmp_path / "ray")
+    assert len(pairs) == 2 and all(accepted for _, accepted, _, _ in pairs)
+    assert pairs == synthesized(tmp_path / "local")
+    assert (tmp_path / "ray" / "sft.jsonl").read_text().count("\n") == 2
+
+
+def test_library_learn_on_ray_learns_what_a_local_run_learns(cluster, tmp_path):
+    training = tmp_path / "farms.jsonl"
+    training.write_text("".join(json.dumps({"uid": uid, "question": farm_problem(*numbers),
+                                            "answer": farm_optimum(*numbers)}) + "\n"
+                                for uid, numbers in (("a", (100, 40, 500, 300)),
+                                                     ("b", (60, 25, 700, 200)))))
+    recording = tmp_path / "llm.jsonl"
+    options = LearnOptions(run="farms", rounds=1, explore_tries=2, verify_attempts=2)
+    with LibraryStore(tmp_path / "local.sqlite", create=True) as store:
+        local = learn(store, RecordingBackend(RuleLLM(), recording),
+                      load_tasks(training).tasks, options)
+        learned = sorted(i.condition for i in store.list(Status.verified))
+    result = CliRunner().invoke(app, [
+        "library", "learn", str(training), "--library", str(tmp_path / "ray.sqlite"),
+        "--llm", f"replay:{recording}", "--rounds", "1", "--explore-tries", "2",
+        "--verify-attempts", "2", "--ray", "auto"])
+    assert result.exit_code == 0, result.output
+    assert "Ray cluster" in result.output and local.count("learned") == 2
+    with LibraryStore(tmp_path / "ray.sqlite") as store:
+        assert sorted(i.condition for i in store.list(Status.verified)) == learned
