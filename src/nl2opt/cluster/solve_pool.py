@@ -2,10 +2,10 @@
 
 Each job is one task running `check_and_solve` (`num_cpus=1`, and `memory=` so
 the scheduler reserves room for it on a node). Ray does not enforce that
-reservation, so the task also caps its own address space (RLIMIT_AS) for the
-length of the job, as the local pool's workers do; a Ray worker maps the
-node's object store, so the cap is the worker's current size plus the job's
-allowance rather than an absolute figure.
+reservation, so the task also caps its own address space (RLIMIT_AS, through
+`nl2opt.formulation.limits.memory_cap`) for the length of the job, as the local
+pool's workers do; a Ray worker maps the node's object store, so the cap is the
+worker's current size plus the job's allowance rather than an absolute figure.
 
 The driver keeps `slots` tasks running and as many queued behind them (so no
 worker waits for the driver between jobs), and times a task from when it moves
@@ -13,15 +13,15 @@ into the first `slots` of those in flight, when a worker takes it up (Ray runs
 a node's queue in order; across nodes the clock may start a little early, which
 the generous wall limit absorbs). `ray.wait(timeout=)` returns finished tasks,
 and an overdue task is stopped with `ray.cancel(force=True)` (which ends its
-worker process) and becomes a `timeout` outcome. A task whose worker or node dies is retried by Ray
-(`max_retries`, system failures only); an exception raised by the job itself
-is never retried: it becomes a `solver_error` outcome, as in the local pool.
+worker process) and becomes a `timeout` outcome. A task whose worker or node
+dies is retried by Ray (`max_retries`, system failures only); an exception
+raised by the job itself is never retried: it becomes a `solver_error` outcome,
+as in the local pool.
 """
 
 from __future__ import annotations
 
 import itertools
-import resource
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +30,7 @@ from typing import Any
 
 from nl2opt.cluster.session import MIB, ClusterError, import_ray
 from nl2opt.evaluation.solve_stage import GRACE_SECONDS, SolveJob, check_and_solve, lost_outcome
+from nl2opt.formulation.limits import memory_cap
 from nl2opt.pipeline.stages import SolveOutcome
 
 MAX_RETRIES = 3  # attempts after a lost worker or node, before the job counts as crashed
@@ -41,29 +42,12 @@ PREFETCH = 1
 def solve_with_memory_cap(job: SolveJob, memory_mb: int | None,
                           solve: Callable[[SolveJob], SolveOutcome] = check_and_solve
                           ) -> SolveOutcome:
-    """`solve(job)` with the address space capped at its current size + `memory_mb` (the
-    soft limit, restored afterwards so Ray's own threads are not held to it)."""
+    """`solve(job)` with the address space capped at its current size + `memory_mb` for
+    the length of the job (so Ray's own threads are not held to it afterwards)."""
     if not memory_mb:
         return solve(job)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = address_space_bytes() + memory_mb * MIB
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    try:
+    with memory_cap(memory_mb):
         return solve(job)
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
-def address_space_bytes() -> int:
-    """This process's virtual memory size (Linux /proc; 0 where unknown)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return pages * resource.getpagesize()
 
 
 @dataclass
