@@ -36,7 +36,7 @@ def test_first_answer_is_solved_and_explained(good):
     report, llm = run([good])
     assert report.ok and report.objective == pytest.approx(OPTIMUM)
     assert report.rounds_used == 0 and len(report.attempts) == 1
-    assert report.attempts[0].prompt_id == "formulate.v1" and report.attempts[0].prompt_hash
+    assert report.attempts[0].prompt_id == "formulate.v3" and report.attempts[0].prompt_hash
     assert "Binding constraints" in report.explanation
     request = llm.requests[0]
     assert request.json_schema["properties"]["formulation"]["properties"]["variables"]
@@ -107,7 +107,7 @@ def test_rounds_run_out_with_a_clear_error(good):
 
 def test_samples_vote_by_majority_of_objectives(good):
     cheaper = variant(good, lambda f: f["parameters"][0].update(values={"bread": 1, "cake": 1}))
-    report, llm = run([cheaper, good, good], samples=3)
+    report, llm = run([cheaper, good, good], samples=3, vote="objective")
     assert llm.requests[0].n == 3 and llm.requests[0].sampling.temperature > 0
     assert report.objective == pytest.approx(OPTIMUM)
     assert report.agreement == pytest.approx(2 / 3)

@@ -63,7 +63,8 @@ def formulate(text: str, llm=None, rounds: int = 3, library=None) -> Formulation
 
 def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
           samples: int = 1, time_limit: float | None = 60.0, library=None,
-          data_dir: str | Path | None = None) -> "Report":
+          data_dir: str | Path | None = None, review: bool | None = None,
+          vote: str = "equivalence") -> "Report":
     """Text or a formulation in, a `Report` out: formulation, code, answer, attempts.
 
     A Formulation, dict or path to a .json file is solved directly (no LLM);
@@ -72,7 +73,10 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
     `retrieve(problem)`), adds the insights that apply to the formulate prompt;
     `report.insight_ids` names them. CSV sources are read only from inside
     `data_dir` (default: a .json file's folder; for text, dicts and strings, no
-    folder, so no CSV file is read).
+    folder, so no CSV file is read). `review` (default: on when rounds > 0) checks a
+    solved model against the text (fact coverage and an LLM review) and repairs what
+    they find; `vote` is how several samples agree ("equivalence" or "objective").
+    Interpretation alternatives the LLM declares are solved too: `report.alternatives`.
     """
     # The LLM pipeline is imported on first use so that `import nl2opt` stays light.
     from nl2opt.pipeline.report import Report, explain
@@ -88,7 +92,7 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
     from nl2opt.llm.spec import make_llm
 
     options = PipelineOptions(rounds=rounds, samples=samples, solver=solver,
-                              time_limit=time_limit,
+                              time_limit=time_limit, review=review, vote=vote,
                               data_dir=str(data_dir) if data_dir is not None else None)
     backend = make_llm(llm)
     return solve_text(str(source), backend, options,

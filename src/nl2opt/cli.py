@@ -111,6 +111,11 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
                                       "on (text input)."),
           as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
           log: bool = typer.Option(False, "--log", help="Include the solver log."),
+          review: Optional[bool] = typer.Option(
+              None, "--review/--no-review", help="Check the solved model against the text "
+              "(fact coverage, LLM review) and repair; default: on when --rounds > 0."),
+          vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
+                                   "equivalence (of the models) or objective (value)."),
           library: Optional[Path] = LibraryOption,
           data_dir: Optional[Path] = DataDirOption) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
@@ -123,7 +128,7 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
                                samples=samples, time_limit=time_limit, library=library,
-                               data_dir=data_dir)
+                               review=review, vote=vote, data_dir=data_dir)
         except Nl2OptError as error:
             _fail(str(error))
     if as_json:
@@ -200,6 +205,10 @@ def _print_report(report) -> None:
     if report.agreement is not None:
         console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
                       f"({len(report.samples)} samples)")
+    from nl2opt.pipeline.report import semantic_lines
+
+    for line in semantic_lines(report):
+        console.print(line, highlight=False, markup=False)
     table = Table("sample", "round", "stage", "outcome", "problems", "tokens",
                   title="attempts")
     for attempt in report.attempts:

@@ -75,7 +75,9 @@ def demo_conversations() -> list[DemoConversation]:
 
 
 def demo_options(rounds: int = DEMO_ROUNDS, **settings) -> PipelineOptions:
-    """The pipeline options the recording was made with (rounds may be fewer)."""
+    """The pipeline options the recording was made with (rounds may be fewer). The
+    recorded conversations have no review verdicts, so the semantic review is off."""
+    settings.setdefault("review", False)
     return PipelineOptions(rounds=min(rounds, DEMO_ROUNDS), samples=1, **settings)
 
 

@@ -40,8 +40,10 @@ class Settings:
         return self.backend == DEMO
 
     def options(self, data_dir: str | None = None) -> PipelineOptions:
+        # The app does not show review findings or alternatives yet: the semantic review
+        # stays off here until it does (see docs/review.md).
         return PipelineOptions(rounds=self.rounds, samples=self.samples, solver=self.solver,
-                               time_limit=self.time_limit, data_dir=data_dir)
+                               time_limit=self.time_limit, data_dir=data_dir, review=False)
 
 
 def _default_backend() -> str:

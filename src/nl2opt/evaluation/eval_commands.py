@@ -112,6 +112,11 @@ def eval_command(
                                     help="Write report.md/html and summary.json at the end."),
         library: Optional[Path] = typer.Option(None, "--library", help="An experience "
                                                "library file: insights go into the prompts."),
+        review: Optional[bool] = typer.Option(
+            None, "--review/--no-review", help="Review each solved model against its text "
+            "(fact coverage, LLM) and repair; default: on when --rounds > 0."),
+        vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
+                                 "equivalence or objective."),
         ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray: "
                                           "'local' starts a cluster here, 'auto' joins the "
                                           "running one, or HOST:PORT (docs/scaling.md)."),
@@ -137,7 +142,7 @@ def eval_command(
                        workers=(os.cpu_count() or 1) if workers is None else workers,
                        memory_mb=memory_mb or None,
                        batch_size=batch_size or default_batch_size(spec, ray),
-                       library=str(library) if library else None)
+                       library=str(library) if library else None, review=review, vote=vote)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
