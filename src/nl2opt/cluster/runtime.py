@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nl2opt.cluster.session import ClusterError, ClusterInfo, ray_session
+from nl2opt.llm import spec as llm_spec
 from nl2opt.llm.spec import LLMSpec, build_backend, make_llm, parse_spec
 from nl2opt.llm.types import LLMBackend, LLMError
 
@@ -43,7 +44,9 @@ def execution(ray_address: str | None, *, workers: int | None, memory_mb: int | 
               echo: Callable[[str], None] = print) -> Iterator[Execution]:
     """This machine (`ray_address` None) or the Ray cluster at `ray_address`."""
     if ray_address is None:
-        yield Execution(make_llm, None, (os.cpu_count() or 1) if workers is None else workers)
+        # Looked up when called, so whoever replaces nl2opt.llm.spec.make_llm (tests) is used.
+        yield Execution(lambda spec: llm_spec.make_llm(spec), None,
+                        (os.cpu_count() or 1) if workers is None else workers)
         return
     from nl2opt.cluster.solve_pool import RaySolvePool
     from nl2opt.cluster.tasks import in_ray_tasks
