@@ -282,8 +282,7 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
     stage (e.g. `nl2opt.cluster.solve_pool.RaySolvePool`; the caller closes it); by
     default a local `SolvePool` of `config.workers` processes. Raises
     `EvaluationPending` (after writing every finished item) when a batch backend still
-    owes answers, and
-    EvaluationError when another process is running in `out_dir`.
+    owes answers, and EvaluationError when another process is running in `out_dir`.
     """
     out = Path(out_dir)
     _check_items(dataset.items)
