@@ -1,24 +1,26 @@
 """Ray's cost and scaling on the CPU side of an evaluation (replayed answers).
 
 Every formulation in examples/ with inline data becomes --copies benchmark items
-(each copy named apart, so the solve cache solves every one) whose "LLM" answers at once with that
-formulation: all time measured is nl2opt's own. Each configuration runs the same
-evaluation (one round, all items in one chunk) with a warm pool:
+(each copy named apart, so the solve cache solves every one) whose "LLM" answers
+at once with that formulation: all time measured is nl2opt's own. Each
+configuration runs the same evaluation (one round, all items in one chunk) with
+a warm pool, the pools taking turns within each repeat:
 
 - local: `SolvePool` (worker processes on this machine) with 1 and 2 workers;
 - Ray: `RaySolvePool` (Ray tasks on a local cluster of 2 CPUs) with 1 and 2 slots.
 
-Timed (wall clock, best of --repeats): the whole run, and the solve stage alone
-(the time inside the pool's `run`, the part Ray distributes; the rest, prompts,
-reply parsing and records, is the driver's and the same for every pool). Prints
-the table, the load average before and after (the machine may be shared), and
+Timed (wall clock, best of --repeats, default 5): the whole run, and the solve
+stage alone (the time inside the pool's `run`, the part Ray distributes; the
+rest, prompts, reply parsing and records, is the driver's and the same for
+every pool). Prints the table, the load average before and after (the machine
+may be shared), and
 
     ray_overhead_ms=<(Ray 1 slot - local 1 worker) solve-stage ms per item>
     scaling_1_to_2=<Ray solve stage, 1 slot / 2 slots>
 
 Targets: overhead under 5 ms per item, scaling at least 1.7.
 
-    python bench/ray_scaling.py [--copies 8] [--repeats 3]
+    python bench/ray_scaling.py [--copies 8] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -74,49 +76,45 @@ class TimedPool:
             self.seconds += time.perf_counter() - started
 
 
-def measure(dataset, answers, pool, repeats: int) -> dict:
-    """Best-of-`repeats` wall seconds of the run and of its solve stage."""
+def measure(dataset, answers, pool) -> tuple[float, float]:
+    """Wall seconds of one evaluation run and of its solve stage."""
     from nl2opt.evaluation.records import RunConfig
     from nl2opt.evaluation.runner import run_evaluation
 
     config = RunConfig(dataset="bench", llm="bench", rounds=0, time_limit=30.0, workers=1,
                        batch_size=len(dataset.items), memory_mb=4096)
-    best = {"wall_s": float("inf"), "solve_s": float("inf")}
-    for _ in range(repeats):
-        timed = TimedPool(pool)
-        with tempfile.TemporaryDirectory() as out:
-            started = time.perf_counter()
-            records = run_evaluation(dataset, CopyLLM(answers), config, out, solve_pool=timed)
-            wall = time.perf_counter() - started
-        wrong = [r.uid for r in records if not r.correct]
-        if wrong:
-            raise SystemExit(f"wrong answers, the measurement is void: {wrong[:5]}")
-        best = {"wall_s": min(best["wall_s"], wall), "solve_s": min(best["solve_s"],
-                                                                    timed.seconds)}
-    return best
+    timed = TimedPool(pool)
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        records = run_evaluation(dataset, CopyLLM(answers), config, out, solve_pool=timed)
+        wall = time.perf_counter() - started
+    wrong = [r.uid for r in records if not r.correct]
+    if wrong:
+        raise SystemExit(f"wrong answers, the measurement is void: {wrong[:5]}")
+    return wall, timed.seconds
 
 
-def local_rows(dataset, answers, repeats: int) -> dict[str, dict]:
-    from nl2opt.evaluation.solve_stage import SolvePool
-
-    rows = {}
-    for workers in (1, 2):
-        with SolvePool(workers, memory_mb=4096, time_limit=30.0) as pool:
-            measure(dataset, answers, pool, 1)  # warm-up: start the workers
-            rows[f"local, {workers} worker(s)"] = measure(dataset, answers, pool, repeats)
-    return rows
-
-
-def ray_rows(dataset, answers, repeats: int) -> dict[str, dict]:
+def measure_all(dataset, answers, repeats: int) -> dict[str, dict]:
+    """Best of `repeats` per pool, the pools taking turns within each repeat so that a
+    load that comes and goes (a shared machine) weighs on all of them alike."""
     from nl2opt.cluster.session import ray_session
     from nl2opt.cluster.solve_pool import RaySolvePool
+    from nl2opt.evaluation.solve_stage import SolvePool
 
-    rows = {}
-    with ray_session("local", num_cpus=2, include_dashboard=False):
-        for slots in (1, 2):
-            pool = RaySolvePool(slots, memory_mb=4096, time_limit=30.0)
-            measure(dataset, answers, pool, 1)  # warm-up: workers up, modules imported
-            rows[f"Ray, {slots} slot(s)"] = measure(dataset, answers, pool, repeats)
+    with ray_session("local", num_cpus=2, include_dashboard=False), \
+            SolvePool(1, memory_mb=4096, time_limit=30.0) as local1, \
+            SolvePool(2, memory_mb=4096, time_limit=30.0) as local2:
+        pools = {"local, 1 worker(s)": local1, "local, 2 worker(s)": local2,
+                 "Ray, 1 slot(s)": RaySolvePool(1, memory_mb=4096, time_limit=30.0),
+                 "Ray, 2 slot(s)": RaySolvePool(2, memory_mb=4096, time_limit=30.0)}
+        for pool in pools.values():  # warm-up: workers started, modules imported
+            measure(dataset, answers, pool)
+        rows = {label: {"wall_s": float("inf"), "solve_s": float("inf")} for label in pools}
+        for _ in range(repeats):
+            for label, pool in pools.items():
+                wall, solve = measure(dataset, answers, pool)
+                rows[label] = {"wall_s": min(rows[label]["wall_s"], wall),
+                               "solve_s": min(rows[label]["solve_s"], solve)}
     return rows
 
 
@@ -132,13 +130,12 @@ def inline_data_only(dataset, answers):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     dataset, answers = inline_data_only(*build_dataset(args.copies))
     items = len(dataset.items)
     load_before = os.getloadavg()
-    rows = {**local_rows(dataset, answers, args.repeats),
-            **ray_rows(dataset, answers, args.repeats)}
+    rows = measure_all(dataset, answers, args.repeats)
     load_after = os.getloadavg()
     print(f"{items} items ({len(answers)} example formulations x {args.copies}), "
           f"{os.cpu_count()} CPUs, best of {args.repeats}; load average "
