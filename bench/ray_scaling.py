@@ -12,8 +12,8 @@ a warm pool, the pools taking turns within each repeat:
 Timed (wall clock, best of --repeats, default 5): the whole run, and the solve
 stage alone (the time inside the pool's `run`, the part Ray distributes; the
 rest, prompts, reply parsing and records, is the driver's and the same for
-every pool). Prints the table, the load average before and after (the machine
-may be shared), and
+every pool), and the CPU time of the jobs in the workers. Prints the table, the
+load average before and after (the machine may be shared), and
 
     ray_overhead_ms=<(Ray 1 slot - local 1 worker) solve-stage ms per item>
     scaling_1_to_2=<Ray solve stage, 1 slot / 2 slots>
@@ -76,8 +76,9 @@ class TimedPool:
             self.seconds += time.perf_counter() - started
 
 
-def measure(dataset, answers, pool) -> tuple[float, float]:
-    """Wall seconds of one evaluation run and of its solve stage."""
+def measure(dataset, answers, pool) -> tuple[float, float, float]:
+    """Wall seconds of one evaluation run and of its solve stage; CPU seconds of the jobs
+    (in the workers)."""
     from nl2opt.evaluation.records import RunConfig
     from nl2opt.evaluation.runner import run_evaluation
 
@@ -91,7 +92,7 @@ def measure(dataset, answers, pool) -> tuple[float, float]:
     wrong = [r.uid for r in records if not r.correct]
     if wrong:
         raise SystemExit(f"wrong answers, the measurement is void: {wrong[:5]}")
-    return wall, timed.seconds
+    return wall, timed.seconds, sum(record.cpu_seconds for record in records)
 
 
 def measure_all(dataset, answers, repeats: int) -> dict[str, dict]:
@@ -109,12 +110,13 @@ def measure_all(dataset, answers, repeats: int) -> dict[str, dict]:
                  "Ray, 2 slot(s)": RaySolvePool(2, memory_mb=4096, time_limit=30.0)}
         for pool in pools.values():  # warm-up: workers started, modules imported
             measure(dataset, answers, pool)
-        rows = {label: {"wall_s": float("inf"), "solve_s": float("inf")} for label in pools}
+        rows = {label: dict.fromkeys(("wall_s", "solve_s", "cpu_s"), float("inf"))
+                for label in pools}
         for _ in range(repeats):
             for label, pool in pools.items():
-                wall, solve = measure(dataset, answers, pool)
-                rows[label] = {"wall_s": min(rows[label]["wall_s"], wall),
-                               "solve_s": min(rows[label]["solve_s"], solve)}
+                measured = dict(zip(("wall_s", "solve_s", "cpu_s"),
+                                    measure(dataset, answers, pool)))
+                rows[label] = {key: min(rows[label][key], measured[key]) for key in measured}
     return rows
 
 
@@ -140,10 +142,12 @@ def main() -> None:
     print(f"{items} items ({len(answers)} example formulations x {args.copies}), "
           f"{os.cpu_count()} CPUs, best of {args.repeats}; load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")
-    print(f"{'pool':<22} {'run s':>7} {'ms/item':>8} {'solve stage s':>14} {'ms/item':>8}")
+    print(f"{'pool':<22} {'run s':>7} {'ms/item':>8} {'solve stage s':>14} {'ms/item':>8} "
+          f"{'job CPU ms/item':>16}")
     for label, row in rows.items():
         print(f"{label:<22} {row['wall_s']:>7.2f} {1000 * row['wall_s'] / items:>8.1f} "
-              f"{row['solve_s']:>14.2f} {1000 * row['solve_s'] / items:>8.1f}")
+              f"{row['solve_s']:>14.2f} {1000 * row['solve_s'] / items:>8.1f} "
+              f"{1000 * row['cpu_s'] / items:>16.1f}")
     local1, local2 = rows["local, 1 worker(s)"], rows["local, 2 worker(s)"]
     ray1, ray2 = rows["Ray, 1 slot(s)"], rows["Ray, 2 slot(s)"]
     overhead = 1000 * (ray1["solve_s"] - local1["solve_s"]) / items
