@@ -99,6 +99,62 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
                       insights=insight_provider(library, backend))
 
 
+def sensitivity(source: Source, time_limit: float | None = None):
+    """Shadow prices, reduced costs and ranging of the optimal plan (`Sensitivity`); for a
+    MILP those of the LP with its integer choices fixed. `sensitivity_sentences` words
+    them."""
+    from nl2opt.solvers.sensitivity import sensitivity as find
+
+    return find(as_formulation(source), time_limit)
+
+
+def sensitivity_sentences(source: Source, time_limit: float | None = None) -> list[str]:
+    """The sensitivity as plain sentences, in the formulation's own words and units."""
+    from nl2opt.analysis.sensitivity_text import sensitivity_text
+
+    formulation = as_formulation(source)
+    text = sensitivity_text(formulation, sensitivity(formulation, time_limit))
+    return text.limits + text.unused + text.stability + ([text.note] if text.note else [])
+
+
+def what_if(source: Source, parameter: str, key: tuple | None, value: float,
+            solver: str | None = None, time_limit: float | None = 60.0):
+    """Set `parameter[key]` (every entry when key is None) to `value`, re-solve, and compare
+    with the current plan (a `Comparison`: sentences, objective before and after, moves)."""
+    from nl2opt.analysis.whatif import SolveSettings, what_if as compare_change
+
+    return compare_change(as_formulation(source), parameter, key, value,
+                          settings=SolveSettings(solver=solver, time_limit=time_limit))
+
+
+def why_not(source: Source, condition: str, description: str = "", solver: str | None = None,
+            time_limit: float | None = 60.0):
+    """Require `condition` (e.g. "x['cake'] >= 15"), re-solve, and say what it costs."""
+    from nl2opt.analysis.whatif import SolveSettings, why_not as compare_condition
+
+    return compare_condition(as_formulation(source), condition, description,
+                             settings=SolveSettings(solver=solver, time_limit=time_limit))
+
+
+def repairs(source: Source, time_limit: float | None = 60.0):
+    """For an infeasible model: the conflict in plain words and verified repairs."""
+    from nl2opt.analysis.infeasibility import analyze_infeasible
+    from nl2opt.analysis.whatif import SolveSettings
+
+    return analyze_infeasible(as_formulation(source),
+                              settings=SolveSettings(time_limit=time_limit))
+
+
+def export(source: Source, fmt: str) -> bytes:
+    """The model as json, lp, mps, latex or pyomo; or its solution as csv or xlsx."""
+    from nl2opt.analysis.exports import MODEL_FORMATS, export_model, export_solution
+
+    formulation = as_formulation(source)
+    if fmt in MODEL_FORMATS:
+        return export_model(formulation, fmt).data
+    return export_solution(solve_formulation(formulation), fmt).data
+
+
 def insight_provider(library, llm):
     """An insight provider for `library` (None, a path, a store, or a provider itself)."""
     if library is None or callable(getattr(library, "retrieve", None)):

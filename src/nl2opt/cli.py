@@ -117,10 +117,14 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
           vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
                                    "equivalence (of the models) or objective (value)."),
           library: Optional[Path] = LibraryOption,
-          data_dir: Optional[Path] = DataDirOption) -> None:
+          data_dir: Optional[Path] = DataDirOption,
+          sensitivity: bool = typer.Option(False, "--sensitivity", help="Also print shadow "
+                                           "prices, reduced costs and ranges (LP; for a MILP "
+                                           "the LP with its integer choices fixed).")) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
     if _is_formulation_file(source):
-        _solve_file(_load(Path(source), data_dir), solver, time_limit, as_json, log)
+        _solve_file(_load(Path(source), data_dir), solver, time_limit, as_json, log,
+                    sensitivity)
         return
     from nl2opt.api import solve as solve_any
 
@@ -135,18 +139,35 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         _print_report(report)
+        if sensitivity and report.formulation is not None:
+            _print_sensitivity(report.formulation, report.result)
     raise typer.Exit(0 if report.result is not None else 1)
 
 
-def _solve_file(model, solver, time_limit, as_json: bool, log: bool) -> None:
+def _solve_file(model, solver, time_limit, as_json: bool, log: bool,
+                sensitivity: bool = False) -> None:
+    from nl2opt.analysis.commands import with_sensitivity_json
     from nl2opt.api import solve_formulation
 
     with _memory_capped("Solving"):
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
     if as_json:
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(with_sensitivity_json(model, result) if sensitivity
+                         else result.model_dump_json(indent=2) + "\n")
         return
     _print_result(result)
+    if result.termination.value == "optimal":
+        from nl2opt.pipeline.explain import explain
+
+        console.print(safe_terminal(explain(model, result)), highlight=False)
+    if sensitivity:
+        _print_sensitivity(model, result)
+
+
+def _print_sensitivity(model, result) -> None:
+    from nl2opt.analysis.commands import sensitivity_lines
+
+    console.print(safe_terminal("\n".join(sensitivity_lines(model, result))), highlight=False)
 
 
 @app.command()
@@ -434,6 +455,7 @@ def solvers() -> None:
 
 def _register_command_modules() -> None:
     """Commands that live beside their subject (evaluation, app, equivalence)."""
+    from nl2opt.analysis.commands import register as register_export
     from nl2opt.app.commands import register as register_app
     from nl2opt.equivalence.commands import register as register_equiv
     from nl2opt.evaluation.audit_commands import register as register_audit
@@ -447,6 +469,7 @@ def _register_command_modules() -> None:
     register_app(app)
     register_equiv(app)
     register_library(app)
+    register_export(app)
 
 
 _register_command_modules()

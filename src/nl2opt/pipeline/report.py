@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from nl2opt.formulation.model import Formulation
 from nl2opt.pipeline.alternatives import AlternativeOutcome
+from nl2opt.pipeline.explain import explain  # noqa: F401 (re-exported: the answer's wording)
 from nl2opt.pipeline.llm_code import CodeCheck
 from nl2opt.pipeline.review import ReviewRecord
 from nl2opt.solvers.result import SolveResult, Termination
@@ -103,41 +104,6 @@ class Report(BaseModel):
     @property
     def reviews(self) -> list[ReviewRecord]:
         return [a.review for a in self.attempts if a.review is not None]
-
-
-def explain(formulation: Formulation, result: SolveResult, limit: int = 8) -> str:
-    """A short plain-language account of the answer, built from the result itself."""
-    sense = formulation.objective.sense.value
-    if result.stopped_with_point:
-        lines = [(f"{result.limit_text()}. The solver's time limit ended the search before "
-                  f"it proved this plan the best ({sense}); a longer limit may improve it.")]
-    elif result.termination is not Termination.optimal or result.objective is None:
-        text = (f"No plan was found: {result.limit_text()}." if result.limit_text() else
-                f"No optimal plan was found: the model is {result.termination.value}.")
-        return text + (f"\n{result.diagnosis}" if result.diagnosis else "")
-    else:
-        lines = [f"The best plan ({sense}) reaches an objective of {result.objective:.6g}."]
-    chosen = []
-    for variable in result.variables.values():
-        for key, value in variable.values:
-            if abs(value) > 1e-9:
-                label = f"{variable.name}[{', '.join(map(str, key))}]" if key else variable.name
-                chosen.append(f"{label} = {value:.6g}")
-    if chosen:
-        more = f" and {len(chosen) - limit} more" if len(chosen) > limit else ""
-        lines.append("Nonzero decisions: " + ", ".join(chosen[:limit]) + more + ".")
-    binding = [_row_label(name, row) for name, values in result.constraints.items()
-               for row in values.rows if abs(row.get("slack", 1.0)) < 1e-7]
-    if binding:
-        more = f" and {len(binding) - limit} more" if len(binding) > limit else ""
-        lines.append("Binding constraints (no slack left): " + ", ".join(binding[:limit])
-                     + more + ".")
-    return "\n".join(lines)
-
-
-def _row_label(name: str, row: dict) -> str:
-    index = row.get("index") or []
-    return f"{name}[{', '.join(map(str, index))}]" if index else name
 
 
 def semantic_lines(report: Report) -> list[str]:

@@ -228,16 +228,28 @@ def read_answer(track: Track, response: LLMResponse, request: LLMRequest, round_
 
 def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_number: int,
              llm_seconds: float, options: PipelineOptions) -> None:
+    previous = track.formulation
     attempt, formulation, problems = read_answer(track, response, request, round_number,
                                                  llm_seconds, options.data_dir)
     attempt.review_enabled = options.reviewing
     if formulation is not None:
         problems = problems + _check_and_solve(track, formulation, attempt, options)
+    if _kept_infeasible(previous, formulation, track.result, round_number):
+        problems = []  # the statement itself is impossible: more rounds would only repeat
     attempt.problems = problems
     track.feedback = problems
     if not problems:
         attempt.stage = "done"
     track.attempts.append(attempt)
+
+
+def _kept_infeasible(previous: Formulation | None, formulation: Formulation | None,
+                     result: SolveResult | None, round_number: int) -> bool:
+    """A repair that returns the infeasible model unchanged: the LLM holds that the model
+    states the problem faithfully (the problem has no solution), so it is the answer."""
+    return (round_number > 0 and previous is not None and formulation is not None
+            and result is not None and result.termination is Termination.infeasible
+            and formulation.to_dict() == previous.to_dict())
 
 
 def _check_and_solve(track: Track, formulation: Formulation, attempt: Attempt,
