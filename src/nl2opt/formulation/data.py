@@ -225,10 +225,18 @@ def _number(value, where: str, key: tuple) -> float:
                         ) from None
     if np.isnan(number):
         raise DataError(f"{where}{_shown_key(key)}: value is NaN; give a number or use 'default'")
-    if not math.isfinite(number):
+    if math.isinf(number) and not _says_infinity(value):
         raise DataError(f"{where}{_shown_key(key)}: {snippet(value)} is too large for a "
                         "floating-point number; rescale the data (e.g. thousands)")
     return number
+
+
+def _says_infinity(value) -> bool:
+    """An infinity written as such (a float, 'inf'), not a number too large for a float:
+    the first is data (validation decides where it is allowed), the second an error."""
+    if isinstance(value, float):
+        return True
+    return isinstance(value, str) and value.strip().lstrip("+-").lower() in ("inf", "infinity")
 
 
 def _element(text: str):
