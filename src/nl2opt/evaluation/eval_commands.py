@@ -103,7 +103,9 @@ def eval_command(
         time_limit: float = typer.Option(60.0, "--time-limit", help="Solver seconds per solve."),
         memory_mb: int = typer.Option(4096, "--memory-mb", help="Address-space limit per "
                                       "solve worker (0 = none)."),
-        batch_size: int = typer.Option(64, "--batch-size", help="Items per LLM batch."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items per LLM "
+                                                 "batch (default 64; 1024 with --ray and a "
+                                                 "vllm: spec: each batch loads the model)."),
         solver: Optional[str] = typer.Option(None, "--solver", help="Solver backend; "
                                              "default: by problem class."),
         report: bool = typer.Option(True, "--report/--no-report",
@@ -114,13 +116,20 @@ def eval_command(
             None, "--review/--no-review", help="Review each solved model against its text "
             "(fact coverage, LLM) and repair; default: on when --rounds > 0."),
         vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
-                                 "equivalence or objective.")
+                                 "equivalence or objective."),
+        ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray: "
+                                          "'local' starts a cluster here, 'auto' joins the "
+                                          "running one, or HOST:PORT (docs/scaling.md)."),
+        replicas: Optional[int] = typer.Option(None, "--replicas", help="With --ray and a "
+                                               "vllm: spec: vLLM replicas (default: as many "
+                                               "as the GPUs hold).")
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
+    from nl2opt.cluster.runtime import default_batch_size, execution
     from nl2opt.datasets import load_dataset
     from nl2opt.evaluation.records import EvaluationPending, RunConfig
     from nl2opt.evaluation.runner import run_evaluation
-    from nl2opt.llm.spec import default_spec, make_llm
+    from nl2opt.llm.spec import default_spec
 
     if resume and out is None:
         _fail("--resume needs --out: the directory of the run to continue.")
@@ -131,21 +140,25 @@ def eval_command(
                        solver=solver, time_limit=time_limit,
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
-                       memory_mb=memory_mb or None, batch_size=batch_size,
+                       memory_mb=memory_mb or None,
+                       batch_size=batch_size or default_batch_size(spec, ray),
                        library=str(library) if library else None, review=review, vote=vote)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
-        backend = make_llm(spec)
-        insights = None
-        if library is not None:
-            from nl2opt.library.retrieval import open_retriever
+        with execution(ray, workers=workers, memory_mb=config.memory_mb,
+                       time_limit=time_limit, replicas=replicas, echo=_note) as runtime:
+            config.workers = runtime.workers
+            backend = runtime.make_llm(spec)
+            insights = None
+            if library is not None:
+                from nl2opt.library.retrieval import open_retriever
 
-            insights = open_retriever(library, backend)
-        with progress.progress:
-            records = run_evaluation(items, backend, config, out, resume=resume,
-                                     on_record=progress.record, on_start=progress.start,
-                                     insights=insights)
+                insights = open_retriever(library, backend)
+            with progress.progress:
+                records = run_evaluation(items, backend, config, out, resume=resume,
+                                         on_record=progress.record, on_start=progress.start,
+                                         insights=insights, solve_pool=runtime.solve_pool)
     except EvaluationPending as pending:
         _stop_for_batch(pending, f"nl2opt eval {shlex.quote(dataset)} --llm "
                                  f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume"
@@ -172,6 +185,10 @@ def eval_command(
             _write_report(out)
         except Nl2OptError as error:
             _fail(str(error))
+
+
+def _note(message: str) -> None:
+    errors.print(safe_terminal(message), highlight=False)
 
 
 def _stop_for_batch(pending, resume_command: str):

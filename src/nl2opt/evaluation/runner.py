@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from nl2opt.evaluation.records import (
 )
 from nl2opt.evaluation.run_dir import now, prepare_run_dir, run_lock
 from nl2opt.evaluation.semantic import Decision, alternatives_stage, review_stage
-from nl2opt.evaluation.solve_cache import SolveCache, solve_key
+from nl2opt.evaluation.solve_cache import SolveCache, Solver, solve_key
 from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.batch import BatchPending
@@ -270,15 +271,18 @@ def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: Pipelin
 def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir: str | Path,
                    resume: bool = False, on_record: Callable[[EvalRecord], None] | None = None,
                    on_start: Callable[[list[EvalRecord], int], None] | None = None,
-                   insights: InsightProvider | None = None) -> list[EvalRecord]:
+                   insights: InsightProvider | None = None,
+                   solve_pool: Solver | None = None) -> list[EvalRecord]:
     """Evaluate `dataset` into `out_dir` (run.json + results.jsonl); returns the records of
     the run's items.
 
     With `resume`, items already in results.jsonl are skipped. `on_start(done, todo)`
     and `on_record(record)` feed a progress display. `insights` is an experience
-    library's retriever (config.library names its file). Raises `EvaluationPending` (after
-    writing every finished item) when a batch backend still owes answers, and
-    EvaluationError when another process is running in `out_dir`.
+    library's retriever (config.library names its file). `solve_pool` runs the solve
+    stage (e.g. `nl2opt.cluster.solve_pool.RaySolvePool`; the caller closes it); by
+    default a local `SolvePool` of `config.workers` processes. Raises
+    `EvaluationPending` (after writing every finished item) when a batch backend still
+    owes answers, and EvaluationError when another process is running in `out_dir`.
     """
     out = Path(out_dir)
     _check_items(dataset.items)
@@ -290,7 +294,8 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
         if on_start is not None:
             selected = {item.uid for item in dataset.items}
             on_start([record for record in done if record.uid in selected], len(todo))
-        waiting = _evaluate_items(todo, dataset, llm, config, out, on_record, insights)
+        waiting = _evaluate_items(todo, dataset, llm, config, out, on_record, insights,
+                                  solve_pool)
         info.finished_at = None if waiting else now()
         write_run_info(out, info)
         run_uids = set(info.uids)
@@ -303,7 +308,8 @@ def run_evaluation(dataset: Dataset, llm: LLMBackend, config: RunConfig, out_dir
 def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
                     config: RunConfig, out: Path,
                     on_record: Callable[[EvalRecord], None] | None,
-                    insights: InsightProvider | None = None) -> list[ItemState]:
+                    insights: InsightProvider | None = None,
+                    solve_pool: Solver | None = None) -> list[ItemState]:
     """Run the items in chunks; returns the states left waiting for batch answers."""
     import nl2opt
 
@@ -313,8 +319,9 @@ def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
                               review=config.review, vote=config.vote,
                               data_dir=dataset_data_root(dataset))
     waiting: list[ItemState] = []
-    with ResultsLog(out) as log, SolvePool(config.workers, config.memory_mb,
-                                           config.time_limit) as pool:
+    pool_context = (SolvePool(config.workers, config.memory_mb, config.time_limit)
+                    if solve_pool is None else nullcontext(solve_pool))
+    with ResultsLog(out) as log, pool_context as pool:
         solves = SolveCache(pool, out)
         for chunk in _chunks(todo, max(1, config.batch_size)):
             items = {item.uid: item for item in chunk}

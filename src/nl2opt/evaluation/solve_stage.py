@@ -98,7 +98,8 @@ def _exit_with_parent(parent_pid: int) -> None:
             pass  # the pid exists (owned by someone else): keep going
 
 
-def _lost(failure: str, message: str, seconds: float = 0.0) -> SolveOutcome:
+def lost_outcome(failure: str, message: str, seconds: float = 0.0) -> SolveOutcome:
+    """The outcome of a job the pool could not finish: overran ("timeout") or crashed."""
     if failure == "timeout":
         # Like a solver time limit without a solution: an answer of its own, not a repair.
         return SolveOutcome(stage="check", failure=failure, solve_seconds=seconds,
@@ -132,7 +133,7 @@ class SolvePool:
             retry, crashed = self._run_batch(batch, outcomes)
             queue += retry
             if len(batch) == 1 and crashed:
-                outcomes[batch[0].id] = _lost(
+                outcomes[batch[0].id] = lost_outcome(
                     "solver_error", "Solving failed: the solver process crashed "
                     f"(memory limit {self.memory_mb} MB?). Make the model smaller.")
             else:
@@ -155,7 +156,7 @@ class SolvePool:
                 except BrokenProcessPool:
                     crashed.append(job)
                 except Exception as error:  # noqa: BLE001 - anything else is this job's own
-                    outcomes[job.id] = _lost("solver_error", f"Solving failed: {error!r}")
+                    outcomes[job.id] = lost_outcome("solver_error", f"Solving failed: {error!r}")
             now = time.monotonic()
             while self._started is not None and not self._started.empty():
                 started[self._started.get()] = now
@@ -163,7 +164,7 @@ class SolvePool:
                        if now - started.get(futures[f].id, now) > self.wall_limit]
             if overdue:
                 for future in overdue:
-                    outcomes[futures[future].id] = _lost(
+                    outcomes[futures[future].id] = lost_outcome(
                         "timeout", f"Solving took longer than {self.wall_limit:.0f} s and "
                         "was stopped.", self.wall_limit)
                 self._kill_pool()

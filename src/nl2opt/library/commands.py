@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +30,10 @@ def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
     errors.print(message, highlight=False, markup=False)
     raise typer.Exit(code)
+
+
+def _note(message: str) -> None:
+    errors.print(message, highlight=False, markup=False)
 
 
 def _pending(error, command: str):
@@ -65,34 +70,44 @@ def learn_command(
                                             "failure before giving up."),
         workers: int = typer.Option(0, "--workers", help="Solve processes (0: in-process)."),
         time_limit: float = typer.Option(60.0, "--time-limit", help="Solver seconds."),
-        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where datasets are.")
+        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where datasets are."),
+        ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray "
+                                          "('local', 'auto' or HOST:PORT): solves as Ray "
+                                          "tasks, vllm: as Ray Data replicas "
+                                          "(docs/scaling.md).")
 ) -> None:
     """Learn verified insights from the failures on labelled training data."""
+    from nl2opt.cluster.runtime import execution
     from nl2opt.library.learn import LearnOptions, learn
     from nl2opt.library.solving import LearningPending
     from nl2opt.library.tasks import load_tasks
-    from nl2opt.llm.spec import make_llm
+    from nl2opt.llm.spec import default_spec
 
+    cluster = ExitStack()  # this machine, or the Ray cluster of --ray, until the end
     try:
         found = load_tasks(source, data_dir, limit)
-        backend = make_llm(llm)
+        runtime = cluster.enter_context(execution(ray, workers=None if ray else workers,
+                                                  memory_mb=None, time_limit=time_limit,
+                                                  echo=_note))
+        backend = runtime.make_llm(llm or default_spec())
     except Nl2OptError as error:
+        cluster.close()
         _fail(str(error))
     name = run or found.name
     store = _open(library, create=True)
-    with store:
+    with cluster, store:
         if store.journal_keys(f"{name}/") and not resume:
             _fail(f"{library} already holds learning run {name!r}. Pass --resume to continue "
                   "it, or --run NAME to start another.")
         _record_run_successes(store, found.run_records)
         options = LearnOptions(run=name, rounds=rounds, batch_size=batch_size,
                                explore_tries=explore_tries, verify_attempts=verify_attempts,
-                               workers=workers, time_limit=time_limit)
+                               workers=runtime.workers, time_limit=time_limit)
         command = f"nl2opt library learn {source} --library {library} --llm {llm or '...'}"
         try:
             with console.status("learning...") as status:
                 summary = learn(store, backend, found.tasks, options,
-                                lambda line: status.update(line))
+                                lambda line: status.update(line), runtime.solve_pool)
         except LearningPending as error:
             _pending(error, command)
         except Nl2OptError as error:

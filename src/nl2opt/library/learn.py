@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+from nl2opt.evaluation.solve_cache import Solver
 from nl2opt.evaluation.solve_stage import SolvePool
 from nl2opt.library.diagnose import Diagnosis, diagnosis_request, read_diagnosis
 from nl2opt.library.explore import self_explore
@@ -107,8 +109,9 @@ class Learner:
     """One learning run over a library store (see the module docstring)."""
 
     def __init__(self, store: LibraryStore, llm: LLMBackend, options: LearnOptions = LearnOptions(),
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, solve_pool: Solver | None = None) -> None:
         self.store = store
+        self.solve_pool = solve_pool  # None: a local SolvePool for each learn()
         self.llm = StopOnPending(llm)
         self.llm_name = f"{llm.name}:{llm.model}"
         self.options = options
@@ -120,7 +123,9 @@ class Learner:
 
     def learn(self, tasks: Sequence[TrainingTask]) -> LearnSummary:
         options = self.options
-        with SolvePool(options.workers, options.memory_mb, options.time_limit) as self.pool:
+        pool_context = (SolvePool(options.workers, options.memory_mb, options.time_limit)
+                        if self.solve_pool is None else nullcontext(self.solve_pool))
+        with pool_context as self.pool:
             size = max(1, options.batch_size)
             for start in range(0, len(tasks), size):
                 self.learn_chunk(list(tasks[start:start + size]))
@@ -292,7 +297,8 @@ def _compact(formulation: dict) -> str:
 
 
 def learn(store: LibraryStore, llm: LLMBackend, tasks: Sequence[TrainingTask],
-          options: LearnOptions = LearnOptions(), progress: Progress | None = None
-          ) -> LearnSummary:
-    """Learn from `tasks` into `store` (see the module docstring)."""
-    return Learner(store, llm, options, progress).learn(tasks)
+          options: LearnOptions = LearnOptions(), progress: Progress | None = None,
+          solve_pool: Solver | None = None) -> LearnSummary:
+    """Learn from `tasks` into `store` (see the module docstring); `solve_pool` runs the
+    solves elsewhere (e.g. `nl2opt.cluster.solve_pool.RaySolvePool`)."""
+    return Learner(store, llm, options, progress, solve_pool).learn(tasks)

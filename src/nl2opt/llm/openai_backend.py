@@ -27,8 +27,10 @@ import os
 import random
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from nl2opt.llm.jsontext import extract_json
 from nl2opt.llm.types import LLMError, LLMRequest, LLMResponse, Usage
@@ -217,29 +219,34 @@ class OpenAIBackend:
 
     async def agenerate(self, requests: list[LLMRequest]) -> list[list[LLMResponse]]:
         """The async form of `generate`."""
-        import httpx
+        async with self.session() as ask:
+            semaphore = asyncio.Semaphore(self.max_concurrency)
 
-        # Clients are made and closed inside this loop: pooled connections
-        # must not outlive the loop that opened them. The sync client is never
-        # used but given, or langchain would cache a process-wide one.
-        http_sync = httpx.Client(timeout=self.timeout)
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout) as http_async:
-                llm = self._chat_model(http_async, http_sync)
-                semaphore = asyncio.Semaphore(self.max_concurrency)
+            async def one(request: LLMRequest) -> list[LLMResponse]:
+                async with semaphore:
+                    return await ask(request)
 
-                async def one(request: LLMRequest) -> list[LLMResponse]:
-                    async with semaphore:
-                        return await self._samples(llm, request)
-
-                outcomes = await asyncio.gather(*(one(r) for r in requests),
-                                                return_exceptions=True)
-        finally:
-            http_sync.close()
+            outcomes = await asyncio.gather(*(one(r) for r in requests), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
         return list(outcomes)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Callable[[LLMRequest], Awaitable[list[LLMResponse]]]]:
+        """An async `ask(request) -> responses` (with the retries) bound to clients that live
+        as long as the `async with` block, inside the running event loop."""
+        import httpx
+
+        # Pooled connections must not outlive the loop that opened them. The sync client
+        # is never used but given, or langchain would cache a process-wide one.
+        http_sync = httpx.Client(timeout=self.timeout)
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as http_async:
+                llm = self._chat_model(http_async, http_sync)
+                yield lambda request: self._samples(llm, request)
+        finally:
+            http_sync.close()
 
     def _chat_model(self, http_async: Any, http_sync: Any) -> Any:
         from langchain_openai import ChatOpenAI

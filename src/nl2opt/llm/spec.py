@@ -10,7 +10,9 @@ Spec syntax (the part after the first ':' is scheme-specific):
   ``openai:qwen2.5:7b@http://localhost:11434/v1`` (Ollama). The model may
   contain ':' and '@': the URL starts after the LAST '@'. Without
   ``@BASE_URL``: env OPENAI_BASE_URL, else http://localhost:8000/v1. The API
-  key is env OPENAI_API_KEY, else "EMPTY".
+  key is env OPENAI_API_KEY, else "EMPTY". Several comma-separated URLs
+  (``openai:MODEL@URL1,URL2``, e.g. one server per node) share the requests
+  (see `nl2opt.llm.endpoints`).
 - ``batch:DIR[#MODEL]`` offline OpenAI-Batch JSONL files in DIR (see
   `nl2opt.llm.batch`); MODEL (after the last '#') defaults to DEFAULT_MODEL.
 - ``replay:PATH`` answers recorded in the JSONL file PATH, exact keys only.
@@ -103,8 +105,10 @@ def parse_spec(spec: str) -> LLMSpec:
         model, at, base_url = rest.rpartition("@")
         if not at:
             model, base_url = rest, os.environ.get("OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL)
-        if not model or not base_url.startswith(("http://", "https://")):
-            raise _spec_error(spec, "expected openai:MODEL@http(s)://HOST:PORT/v1")
+        if not model or not all(url.startswith(("http://", "https://"))
+                                for url in base_url.split(",")):
+            raise _spec_error(spec, "expected openai:MODEL@http(s)://HOST:PORT/v1 (or several "
+                                    "such URLs separated by commas)")
         return LLMSpec("openai", model=model, base_url=base_url)
     if scheme == "batch":
         directory, hash_sign, model = rest.rpartition("#")
@@ -127,6 +131,10 @@ def build_backend(parsed: LLMSpec) -> LLMBackend:
         from nl2opt.llm.vllm_backend import VllmBackend
 
         return VllmBackend(parsed.model, **parsed.options)
+    if parsed.scheme == "openai" and "," in parsed.base_url:
+        from nl2opt.llm.endpoints import EndpointsBackend
+
+        return EndpointsBackend(parsed.model, parsed.base_url.split(","))
     if parsed.scheme == "openai":
         from nl2opt.llm.openai_backend import OpenAIBackend
 

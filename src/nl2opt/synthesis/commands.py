@@ -136,6 +136,9 @@ TuneOption = typer.Option(True, "--tune/--no-tune", help="Tune sizes with the fe
 WorkersOption = typer.Option(2, "--workers", help="Worker processes (0 or 1: this process).")
 OutOption = typer.Option(..., "--out", help="Output folder (problems.jsonl, data/, ...).")
 ResumeOption = typer.Option(False, "--resume", help="Continue the run in --out.")
+RayOption = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray ('local' starts "
+                         "a cluster here, 'auto' joins the running one, or HOST:PORT) with "
+                         "every CPU of it (docs/scaling.md).")
 
 
 @synth_app.command("generate")
@@ -146,13 +149,13 @@ def generate_command(families: str = FamiliesOption, per_family: int = PerFamily
                      unbounded_rate: float = UnboundedOption, tables: str = TablesOption,
                      seed: int = SeedOption, tune: bool = TuneOption,
                      workers: int = WorkersOption, out: Path = OutOption,
-                     resume: bool = ResumeOption) -> None:
+                     resume: bool = ResumeOption, ray: str | None = RayOption) -> None:
     """The LLM-free part: tune sizes, generate, solve, label and score instances
     (instances.jsonl with LaTeX statements, CSV tables under data/)."""
     try:
         settings = _settings(families, per_family, complexity, solve_time, feasible_rate,
                              infeasible_rate, unbounded_rate, tables, seed, tune)
-        records = _generate(out, settings, resume, workers)
+        records = _generate(out, settings, resume, workers, ray=ray)
     except KeyboardInterrupt:
         _fail(f"interrupted; continue with the same command plus --resume (--out {out})", 130)
     except Nl2OptError as error:
@@ -160,16 +163,25 @@ def generate_command(families: str = FamiliesOption, per_family: int = PerFamily
     _print_instances(records, out)
 
 
-def _generate(out: Path, settings, resume: bool, workers: int, proposer=None):
+def _generate(out: Path, settings, resume: bool, workers: int, proposer=None,
+              ray: str | None = None):
+    from nl2opt.cluster.runtime import execution
     from nl2opt.synthesis.generate import generate_instances
 
     progress = Progress()
 
-    with progress.progress:
-        return generate_instances(out, settings, resume=resume, workers=workers,
+    with execution(ray, workers=None if ray else workers, memory_mb=None,
+                   time_limit=settings.solve_seconds[1], echo=_note) as runtime, \
+            progress.progress:
+        return generate_instances(out, settings, resume=resume, workers=runtime.workers,
                                   proposer=proposer, on_tuned=_print_tuned,
                                   on_start=lambda d, t: progress.phase("instances", d, t),
-                                  on_instance=lambda r: progress.advance(r.answer_status))
+                                  on_instance=lambda r: progress.advance(r.answer_status),
+                                  map_items=runtime.map_items)
+
+
+def _note(message: str) -> None:
+    errors.print(message, highlight=False, markup=False)
 
 
 def _print_tuned(result) -> None:
@@ -231,7 +243,7 @@ def synth_command(ctx: typer.Context, families: str = FamiliesOption,
                   forward_rounds: int = ForwardRoundsOption,
                   batch_size: int = BatchSizeOption, workers: int = WorkersOption,
                   out: Path | None = OptionalOutOption,
-                  resume: bool = ResumeOption) -> None:
+                  resume: bool = ResumeOption, ray: str | None = RayOption) -> None:
     """Generate instances, write their texts, verify them and export the dataset."""
     if ctx.invoked_subcommand is not None:
         return
@@ -245,7 +257,7 @@ def synth_command(ctx: typer.Context, families: str = FamiliesOption,
     try:
         settings = _settings(families, per_family, complexity, solve_time, feasible_rate,
                              infeasible_rate, unbounded_rate, tables, seed, tune, **extra)
-        _synthesize(out, settings, resume, workers, batch_size, forward_rounds)
+        _synthesize(out, settings, resume, workers, batch_size, forward_rounds, ray)
     except KeyboardInterrupt:
         _fail(f"interrupted; continue with the same command plus --resume (--out {out})", 130)
     except Nl2OptError as error:
@@ -253,8 +265,9 @@ def synth_command(ctx: typer.Context, families: str = FamiliesOption,
 
 
 def _synthesize(out: Path, settings, resume: bool, workers: int, batch_size: int,
-                forward_rounds: int) -> None:
-    from nl2opt.llm.spec import default_spec, make_llm
+                forward_rounds: int, ray: str | None = None) -> None:
+    from nl2opt.cluster.runtime import execution
+    from nl2opt.llm.spec import default_spec
     from nl2opt.synthesis.llm_calls import SynthPending
     from nl2opt.synthesis.outputs import write_outputs
     from nl2opt.synthesis.run import RunHooks, synthesize
@@ -268,10 +281,13 @@ def _synthesize(out: Path, settings, resume: bool, workers: int, batch_size: int
                      on_record=lambda r: progress.advance(
                          "accepted" if r.acceptance.accepted else "rejected"))
     try:
-        with progress.progress:
-            synthesize(out, settings, make_llm(spec), llm_name=spec, resume=resume,
-                       workers=workers, batch_size=batch_size, forward_rounds=forward_rounds,
-                       hooks=hooks)
+        with execution(ray, workers=None if ray else workers, memory_mb=None,
+                       time_limit=settings.solve_seconds[1], echo=_note) as runtime, \
+                progress.progress:
+            synthesize(out, settings, runtime.make_llm(spec), llm_name=spec, resume=resume,
+                       workers=runtime.workers, batch_size=batch_size,
+                       forward_rounds=forward_rounds, hooks=hooks,
+                       solve_pool=runtime.solve_pool, map_items=runtime.map_items)
     except SynthPending as pending:
         written = write_outputs(out)
         errors.print(f"{pending}\nThe answered part is written ({written.summary()}). Answer "

@@ -118,9 +118,10 @@ def generate_instances(out: str | Path, settings: RunSettings, *, resume: bool =
                        workers: int = 1, proposer: Proposer | None = None,
                        on_start: Callable[[int, int], None] | None = None,
                        on_instance: Callable[[InstanceRecord], None] | None = None,
-                       on_tuned: Callable[[Tuning], None] | None = None
-                       ) -> list[InstanceRecord]:
-    """Generate every planned instance not yet in instances.jsonl; return all records."""
+                       on_tuned: Callable[[Tuning], None] | None = None,
+                       map_items: Callable | None = None) -> list[InstanceRecord]:
+    """Generate every planned instance not yet in instances.jsonl; return all records.
+    `map_items` runs `realize` over the plan (Ray tasks: `nl2opt.cluster.tasks`)."""
     out = Path(out)
     select_families(",".join(settings.families))  # unknown names fail before any work
     open_run(out, settings, resume)
@@ -130,7 +131,7 @@ def generate_instances(out: str | Path, settings: RunSettings, *, resume: bool =
     if on_start is not None:
         on_start(len(done), len(todo))
     with JsonlLog(out / INSTANCES_FILE) as log:
-        for _, generated in in_processes(realize, todo, workers):
+        for _, generated in (map_items or in_processes)(realize, todo, workers):
             write_tables(out, generated.tables)  # data first: a record never lacks its files
             log.append(generated.record)
             if on_instance is not None:

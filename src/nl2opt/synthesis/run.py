@@ -13,11 +13,13 @@ raises `SynthPending`; run it again after the batch is answered.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nl2opt
 from nl2opt.evaluation.runner import Problem
+from nl2opt.evaluation.solve_cache import Solver
 from nl2opt.evaluation.solve_stage import SolvePool
 from nl2opt.llm.types import LLMBackend
 from nl2opt.pipeline.run import PipelineOptions
@@ -61,24 +63,32 @@ class Context:
     options: PipelineOptions
     workers: int
     hooks: RunHooks
+    map_items: Callable = in_processes
     waiting: list[str] = field(default_factory=list)
 
 
 def synthesize(out: str | Path, settings: RunSettings, llm: LLMBackend, *, llm_name: str = "",
                resume: bool = False, workers: int = 1, batch_size: int = 64,
-               forward_rounds: int = 3, hooks: RunHooks | None = None) -> list[ProblemRecord]:
+               forward_rounds: int = 3, hooks: RunHooks | None = None,
+               solve_pool: Solver | None = None, map_items: Callable | None = None
+               ) -> list[ProblemRecord]:
     """Run (or resume) a synthesis; returns the accepted records. Raises SynthPending when
-    an offline batch must answer requests first (everything else is already written)."""
-    out, hooks = Path(out), hooks or RunHooks()
+    an offline batch must answer requests first (everything else is already written).
+
+    `solve_pool` (forward modelling's solve stage; default a local `SolvePool`) and
+    `map_items` (instances and verification; default worker processes) let the work run
+    elsewhere, e.g. as Ray tasks (`nl2opt.cluster`)."""
+    out, hooks, map_items = Path(out), hooks or RunHooks(), map_items or in_processes
     cache = AnswerCache(llm, out / CACHE_FILE)
     proposer = llm_proposer(cache) if settings.llm_settings else None
     instances = generate_instances(out, settings, resume=resume, workers=workers,
                                    proposer=proposer, on_start=hooks.on_start,
-                                   on_instance=hooks.on_instance, on_tuned=hooks.on_tuned)
+                                   on_instance=hooks.on_instance, on_tuned=hooks.on_tuned,
+                                   map_items=map_items)
     options = PipelineOptions(rounds=forward_rounds, time_limit=settings.solve_seconds[1],
                               data_dir=str(out.resolve()))
     context = Context(out, settings, cache, llm_name or f"{llm.name}:{llm.model}", options,
-                      workers, hooks)
+                      workers, hooks, map_items)
     styles = settings.styles or DEFAULT_STYLES
     decided = _decided(out)
     states = [from_instance(r, styles) for r in instances
@@ -87,7 +97,9 @@ def synthesize(out: str | Path, settings: RunSettings, llm: LLMBackend, *, llm_n
     if hooks.on_pairs is not None:
         hooks.on_pairs(len(decided), len(states))
     # Like the other workers: 0 or 1 means this process.
-    with SolvePool(workers if workers > 1 else 0, None, settings.solve_seconds[1]) as pool:
+    pool_context = (SolvePool(workers if workers > 1 else 0, None, settings.solve_seconds[1])
+                    if solve_pool is None else nullcontext(solve_pool))
+    with pool_context as pool:
         while states:
             accepted = []
             for start in range(0, len(states), batch_size):
@@ -116,7 +128,7 @@ def _augmentations(context: Context, parents: list[ProblemRecord], decided: set[
     return states
 
 
-def _run_chunk(context: Context, states: list[PairState], pool: SolvePool
+def _run_chunk(context: Context, states: list[PairState], pool: Solver
                ) -> list[ProblemRecord]:
     """Texts, forward modelling and verification for one chunk; returns the accepted."""
     advance_texts(states, context.cache, context.settings.critique_rounds, context.out,
@@ -133,8 +145,8 @@ def _run_chunk(context: Context, states: list[PairState], pool: SolvePool
             JsonlLog(context.out / REJECTED_FILE) as bad:
         for state in (s for s in states if s.failure is not None):
             _write(context, bad, _record(context, state, state.failure, None))
-        for job, acceptance in in_processes(verify_pair, list(jobs.values()),
-                                            context.workers):
+        for job, acceptance in context.map_items(verify_pair, list(jobs.values()),
+                                                 context.workers):
             state = by_uid[job.uid]
             record = _record(context, state, acceptance, recovered[job.uid])
             _write(context, good if acceptance.accepted else bad, record)
