@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import unicodedata
 from collections import Counter
 from enum import Enum
 
@@ -119,6 +120,9 @@ def _name_problem(name: str) -> tuple[str, str] | None:
         return "reserved-name", f"'{name}' is a reserved word or function; rename it"
     if name.startswith("__"):
         return "bad-name", _DUNDER
+    if not name.isascii() and unicodedata.normalize("NFKC", name) != name:
+        read = unicodedata.normalize("NFKC", name)
+        return "bad-name", f"Python reads '{name}' as '{read}'; write '{read}'"
     return None
 
 
