@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from nl2opt.errors import CompileError, DataError, ExpressionError, ModelTooLargeError
 from nl2opt.formulation import expr as E
+from nl2opt.formulation.bounds import bound_reading_problem, element_bound, position_names
 from nl2opt.formulation.classify import degree
 from nl2opt.formulation.data import ModelData, SetData, resolve_data
 from nl2opt.formulation.finite import NonFinite, literal_problems, nonlinear_data_problems
@@ -176,10 +177,20 @@ class _ScopeChecker:
                 self.check(constraint.where, scope, condition=True)
             self.check(constraint.relation, scope)
         for variable in parsed.variables:
-            scope = {s: s for s in self.variables[variable.name]}
+            index = self.variables[variable.name]
+            scope = dict(zip(position_names(index), index))
             for bound in (variable.lower, variable.upper):
                 if isinstance(bound, ParsedText):
-                    self.check(bound, scope, condition=True, what="a bound")
+                    self._bound(bound, variable.name, index, scope)
+
+    def _bound(self, bound: ParsedText, variable: str, index: list[str], scope: dict) -> None:
+        problem = bound_reading_problem(bound.tree, variable, index, self.params)
+        if problem:
+            self._error(problem[0], bound.element, problem[1])
+            return
+        self.element = bound.element
+        self._visit(element_bound(bound.tree, index, self.params), dict(scope), True,
+                    "a bound")
 
     def _bind(self, index_name: str, set_name: str, scope: dict, element: str) -> None:
         if set_name not in self.sets:
