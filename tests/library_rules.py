@@ -58,6 +58,11 @@ REFINED = ["The problem caps a quantity at at most a percentage of a total.",
 
 
 def prompt_kind(request: LLMRequest) -> str:
+    """The rule's name for a request: formulate.v2 / formulate.v1 for the formulate prompt
+    with / without insights (whatever its version), else the prompt id."""
+    if request.prompt_id.startswith("formulate."):
+        shows = "Insights from past modelling mistakes" in request.messages[-1].content
+        return "formulate.v2" if shows else "formulate.v1"
     if request.prompt_id:
         return request.prompt_id
     system = request.messages[0].content.replace("\n", " ")
@@ -113,6 +118,8 @@ def answer(request: LLMRequest) -> dict:
         return farm_answer(user, correct="as a fraction" in user)
     if kind in ("formulate.v1", "repair.v1"):
         return farm_answer(user.split("Current formulation:")[0], correct=False)
+    if kind == "review.v1":  # the semantic review finds nothing: the rules test the library
+        return {"requirements": [], "findings": []}
     if kind == "library_explore.v1":
         return farm_answer(user.split("The correct answer:")[0], correct=True)
     listed, _, problem = user.rpartition("Problem:")

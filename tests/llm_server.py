@@ -184,6 +184,20 @@ class ChatServer:
         return 200, payload, reply.delay
 
 
+def stream_chunks(payload: dict, piece: int = 16) -> list[dict]:
+    """A chat-completion body as streaming chunks (first choice only)."""
+    choice = payload["choices"][0]
+    text = choice["message"]["content"] or ""
+    base = {"id": payload["id"], "object": "chat.completion.chunk", "model": payload["model"]}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"content": text[k:k + piece]},
+                                    "finish_reason": None}]}
+              for k in range(0, len(text), piece)]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {},
+                                        "finish_reason": choice["finish_reason"]}]})
+    chunks.append({**base, "choices": [], "usage": payload["usage"]})
+    return chunks
+
+
 def _embeddings(server: ChatServer, body: dict) -> dict:
     server.embedding_requests.append(body)
     texts = body.get("input") or []
@@ -237,6 +251,21 @@ def _make_handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             status, payload, delay = server.answer(body)
             if delay:
                 time.sleep(delay)
-            self._send(status, payload)
+            if status == 200 and body.get("stream"):
+                self._send_stream(payload)
+            else:
+                self._send(status, payload)
+
+        def _send_stream(self, payload: dict) -> None:
+            """The answer as server-sent events: content in small pieces, then the finish
+            reason and the usage, then [DONE] (as OpenAI-compatible servers stream)."""
+            data = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in stream_chunks(payload))
+            data += "data: [DONE]\n\n"
+            encoded = data.encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(encoded)))
+            self.end_headers()
+            self.wfile.write(encoded)
 
     return Handler

@@ -1,5 +1,6 @@
-"""The Streamlit chat app, driven by streamlit.testing.v1.AppTest in demo/replay mode,
-plus its UI-free parts (demo recordings, history, diff, charts, uploads, errors)."""
+"""The Streamlit chat app, driven by streamlit.testing.v1.AppTest in demo/replay mode
+(issue 15): answers in the user's words, follow-ups answered by the solver, infeasibility
+with verified repairs, exports, edits; plus the demo recordings and the UI-free parts."""
 
 from __future__ import annotations
 
@@ -9,16 +10,23 @@ import pytest
 
 pytest.importorskip("streamlit", reason="the app needs streamlit (pip install 'nl2opt[app]')")
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from typer import Typer  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from app_helpers import last_answer_key, metrics, new_app, objectives, open_tab, page_text, run
+from typer import Typer
+from typer.testing import CliRunner
 
-from nl2opt.app import entry_file  # noqa: E402
-from nl2opt.app.demo import (app_demo_backend, check_step, demo_conversations,  # noqa: E402
-                             demo_options, load_answers, play, rebuild_recording,
-                             recording_path)
-from nl2opt.app.history import History  # noqa: E402
-from nl2opt.llm.replay import load_records  # noqa: E402
+from nl2opt.app import entry_file
+from nl2opt.app.demo import (
+    app_demo_backend,
+    check_step,
+    demo_conversations,
+    demo_options,
+    load_answers,
+    play,
+    rebuild_recording,
+    recording_path,
+)
+from nl2opt.app.history import History
+from nl2opt.llm.replay import load_records
 
 BAKERY, FARM, PRODUCTION = demo_conversations()
 
@@ -40,164 +48,123 @@ def test_rebuilding_the_recording_gives_the_bundled_keys(tmp_path):
 
 
 # -- AppTest flows -------------------------------------------------------------------------
-def new_app() -> AppTest:
-    app = AppTest.from_file(str(entry_file()), default_timeout=60)
-    app.run()
-    assert not app.exception
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for metric in app.metric:
-        found.setdefault(metric.label.split(" (")[0], []).append(metric.value)
-    return found
-
-
-def page_text(app: AppTest) -> str:
-    parts = [m.value for m in app.markdown] + [e.value for e in app.error]
-    parts += [w.value for w in app.warning] + [i.value for i in app.info]
-    return "\n".join(parts)
-
-
-def test_a_new_problem_is_formulated_solved_and_saved(db):
+def test_a_new_problem_is_answered_in_the_users_words_and_saved(db):
     app = new_app()
     assert "Try an example" in page_text(app) and app.button(key="example_bakery")
-    app.chat_input(key="chat").set_value(BAKERY.problem).run()
-    assert not app.exception
-    assert metrics(app)["Objective"] == ["1,028.57"] and metrics(app)["Status"] == ["Optimal"]
+    run(app.chat_input(key="chat").set_value(BAKERY.problem))
+    assert metrics(app)["Profit"] == ["$1,028.57"] and metrics(app)["Status"] == ["Optimal"]
     text = page_text(app)
-    assert "Binding constraints" in text and "Formulating: asking the LLM" in text
-    assert r"\sum" in text  # the model tab: the five elements in LaTeX
-    assert app.get("download_button")  # the Pyomo script
+    assert "The best plan's profit is \\$1,028.57, the highest possible." in text
+    assert "bread = 17.14, cake = 11.43" in text and "oven hours at 40" in text
+    assert "x[bread]" not in text and "Binding" not in text
+    assert "Formulating: asking the LLM" not in text  # Steps is drawn only when opened
+    key = last_answer_key(db)
+    assert r"\sum" in page_text(open_tab(app, key, "Model"))
+    exported = open_tab(app, key, "Code & export").get("download_button")
+    assert len(exported) == 7  # JSON, LP, MPS, LaTeX, CSV, Excel, Pyomo
+    assert "Formulating: asking the LLM" in page_text(open_tab(app, key, "Steps"))
     history = History(db)
     (conversation,) = history.list()
     assert [m.role for m in history.messages(conversation.id)] == ["user", "assistant"]
     assert conversation.problem == BAKERY.problem
+    assert conversation.title == "Bakery production plan"  # the model's name
+    assert app.button(key=f"open_{conversation.id}").label.startswith(
+        "Bakery production plan · ")  # ... with its date
 
 
-def test_a_follow_up_revises_the_model_and_shows_what_changed(db):
+def test_follow_ups_are_answered_by_solver_backed_tools(db):
     app = new_app()
-    app.button(key="example_bakery").click().run()
-    assert "What if we had 60 oven hours a day?" in app.button(key="followup").label
-    app.chat_input(key="chat").set_value("What if we had 60 oven hours a day?").run()
-    assert not app.exception
-    assert metrics(app)["Objective"] == ["1,028.57", "1,414.29"]
+    run(app.button(key="example_bakery").click())
+    assert app.button(key="followup").label == "Try a follow-up: “What is one more oven hour " \
+                                               "worth?”"
+    run(app.button(key="followup").click())  # sensitivity
     text = page_text(app)
-    assert "What changed" in text and "parameter `available`" in text
-    assert [m.delta for m in app.metric if m.label.startswith("Objective")][1].startswith("+385")
-    app.button(key="followup").click().run()  # the second recorded follow-up
-    assert metrics(app)["Objective"][-1] == "1,350"
-    assert "constraint `bread_minimum`" in page_text(app)
+    assert ("One more unit of oven hours is worth \\$19.29 of profit, while that limit stays "
+            "between 24 and 80 (it is 40 now).") in text
+    assert "flour kg is worth \\$2.14" in text and "between 60 and 200" in text
+    run(app.button(key="followup").click())  # what if: 60 oven hours
+    assert "+\\$385.71, better than now" in page_text(app)
+    run(app.button(key="followup").click())  # why not: 20 cakes
+    assert "\\$900 (-\\$128.57, worse than now: that is its cost)" in page_text(app)
+    assert objectives(app) == ["$1,028.57"]  # questions leave the model as it was
+    run(app.button(key="followup").click())  # a revision: 60 oven hours
+    assert objectives(app) == ["$1,028.57", "$1,414.29"]
+    assert "parameter `available` :orange[**changed**]: oven hours: 40 → 60" in page_text(app)
+    assert [m.delta for m in app.metric if m.label.startswith("Profit")][1] == \
+        "+$385.71 vs before"
+    run(app.button(key="followup").click())
+    assert objectives(app)[-1] == "$1,350" and "constraint `bread_minimum`" in page_text(app)
 
 
-def test_an_infeasible_case_is_explained_and_a_follow_up_fixes_it(db):
+def test_a_what_if_can_become_the_model(db):
     app = new_app()
-    app.button(key="example_farm").click().run()
+    run(app.button(key="example_bakery").click())
+    run(app.chat_input(key="chat").set_value("What if we had 60 oven hours a day?"))
+    run(app.button(key=f"adopt_{last_answer_key(db)}").click())
+    assert objectives(app) == ["$1,028.57", "$1,414.29"]
+    assert "Kept: available for oven hours: 40 → 60" in page_text(app)
+
+
+def test_an_infeasible_plan_shows_the_conflict_and_one_click_repairs(db):
+    app = new_app()
+    run(app.button(key="example_farm").click())
     assert metrics(app)["Status"] == ["Infeasible"]
+    assert [e.value for e in app.error][0] == ("At least 60 (wheat) + 50 (corn) = 110 acres "
+                                               "are required, but at most 100 acres are "
+                                               "available.")
     text = page_text(app)
-    assert "the model is infeasible" in text and "land\\_limit" in text
-    assert "Repairing, round 3 of 3" in text
-    app.button(key="followup").click().run()
+    assert "Raise land from 100 to 110 acres (+10 acres)" in text
+    assert "Lower minimum acres required by contracts for corn from 50 to 40 acres" in text
+    assert "+1\\*plant" not in text and "None" not in text
+    key = last_answer_key(db)
+    run(app.button(key=f"repair_{key}_0").click())
     assert metrics(app)["Status"] == ["Infeasible", "Optimal"]
-    assert metrics(app)["Objective"][-1] == "30,000"
+    assert objectives(app)[-1] == "$27,000"
+    assert "Applied: Raise land from 100 to 110 acres" in page_text(app)
+    assert "None" not in page_text(app)  # the before/after table of an infeasible start
 
 
 def test_a_json_edit_is_re_solved_without_the_llm_and_bad_json_is_explained(db):
     app = new_app()
-    app.button(key="example_bakery").click().run()
-    (editor,) = [t for t in app.text_area if t.key.startswith("json_")]
+    run(app.button(key="example_bakery").click())
+    key = last_answer_key(db)
+    open_tab(app, key, "Edit JSON")
+    editor = app.text_area(key=f"json_{key}")
     edited = json.loads(editor.value)
     edited["parameters"][2]["values"]["oven_hours"] = 60
-    editor.set_value("{ bad json").run()
-    app.button(key=editor.key.replace("json_", "resolve_")).click().run()
+    run(editor.set_value("{ bad json"))
+    run(app.button(key=f"resolve_{key}").click())
     assert any("The JSON is not valid" in e.value and "line 1" in e.value for e in app.error)
     assert len(History(db).messages(History(db).list()[0].id)) == 2  # nothing stored
-    (editor,) = [t for t in app.text_area if t.key.startswith("json_")]
-    editor.set_value(json.dumps(edited)).run()
-    app.button(key=editor.key.replace("json_", "resolve_")).click().run()
-    assert not app.exception
-    assert metrics(app)["Objective"] == ["1,028.57", "1,414.29"]
-    assert "Edited the formulation JSON" in page_text(app)
+    run(app.text_area(key=f"json_{key}").set_value(json.dumps(edited)))
+    run(app.button(key=f"resolve_{key}").click())
+    assert objectives(app) == ["$1,028.57", "$1,414.29"]
+    assert "Edited the formulation JSON" in page_text(app) and "None" not in page_text(app)
 
 
-def test_history_survives_a_restart_and_can_be_renamed_and_deleted(db):
-    first = new_app()
-    first.button(key="example_bakery").click().run()
-    conversation_id = History(db).list()[0].id
-    again = new_app()  # a new session: as after a server restart
-    assert "Try an example" in page_text(again)
-    again.button(key=f"open_{conversation_id}").click().run()
-    assert metrics(again)["Objective"] == ["1,028.57"]
-    again.text_input(key=f"title_{conversation_id}").set_value("Bakery plan").run()
-    again.button(key=f"rename_{conversation_id}").click().run()
-    assert History(db).get(conversation_id).title == "Bakery plan"
-    again.button(key=f"delete_{conversation_id}").click().run()
-    assert History(db).list() == [] and not again.exception
-
-
-def test_demo_mode_explains_that_unrecorded_messages_need_an_llm(db):
+def test_regenerate_answers_the_last_message_again_and_copy_shows_the_text(db):
     app = new_app()
-    app.chat_input(key="chat").set_value("Plan my week of meals cheaply.").run()
-    assert any("Demo mode only knows the recorded example" in e.value for e in app.error)
+    run(app.button(key="example_bakery").click())
+    key = last_answer_key(db)
+    assert "The best plan's profit is $1,028.57" in app.code[0].value  # the Copy popover
+    run(app.button(key=f"regenerate_{key}").click())
+    messages = History(db).messages(History(db).list()[0].id)
+    assert [m.role for m in messages] == ["user", "assistant"] and f"m{messages[1].id}" != key
+    assert objectives(app) == ["$1,028.57"]
 
 
-def test_a_missing_vllm_gets_a_friendly_message(db):
-    pytest.importorskip  # noqa: B018 (documentation: vllm must be absent for this test)
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is not None:
-        pytest.skip("vllm is installed here, so the missing-vLLM message cannot appear")
+def test_old_answers_keep_their_details_behind_an_expander(db):
     app = new_app()
-    app.sidebar.selectbox(key="llm_backend").set_value(
-        "vLLM in this process (needs a GPU)").run()
-    app.chat_input(key="chat").set_value("Maximize 3x + 2y with x + y <= 4.").run()
-    assert not app.exception
-    assert any("vLLM is not installed" in e.value for e in app.error)
-    assert any("Demo mode" in i.value for i in app.info)
-
-
-def test_uploaded_csv_data_reaches_the_model_through_a_csv_source(db, tmp_path):
-    from nl2opt.app.turns import formulate_answer
-    from nl2opt.app.uploads import current_data_dir, data_files, with_data
-    from nl2opt.llm.replay import RecordingBackend
-    from nl2opt.llm.scripted import ScriptedBackend
-    from nl2opt.pipeline.run import PipelineOptions
-
-    rows = "product,profit,hours\n" + "".join(f"p{k},{k},{1 + k % 3}\n" for k in range(40))
-    app = new_app()
-    app.sidebar.file_uploader[0].set_value(("products.csv", rows.encode(), "text/csv")).run()
-    history = History(db)
-    (conversation,) = history.list()
-    folder = current_data_dir(history.data_dir(conversation.id))
-    assert folder.name == "v1"
-    assert [p.name for p in data_files(folder)] == ["products.csv"]
-    text = "Choose products to maximize profit with 30 hours; at most 1 unit of each."
-    problem = with_data(text, data_files(folder))
-    assert "columns: product, profit, hours" in problem and "p3,3" in problem
-    assert "p30," not in problem  # the LLM never sees the whole file
-    answer = {"reasoning": "data from the CSV", "formulation": {
-        "sets": [{"name": "P", "csv": {"path": "products.csv", "value_column": "product"}}],
-        "parameters": [
-            {"name": "profit", "index": ["P"], "csv": {"path": "products.csv",
-             "index_columns": ["product"], "value_column": "profit"}},
-            {"name": "hours", "index": ["P"], "csv": {"path": "products.csv",
-             "index_columns": ["product"], "value_column": "hours"}}],
-        "assumptions": ["Fractions are fine: x is a share of the planned batch."],
-        "variables": [{"name": "x", "index": ["P"], "upper": 1, "description": "share made"}],
-        "objective": {"sense": "maximize", "expression": "sum(profit[p] * x[p] for p in P)"},
-        "constraints": [{"name": "time", "expression": "sum(hours[p] * x[p] for p in P) <= 30"}]}}
-    recording = tmp_path / "upload.jsonl"
-    recorded = formulate_answer(problem, RecordingBackend(ScriptedBackend([answer]), recording),
-                                PipelineOptions(data_dir=str(folder)))
-    assert recorded.termination == "optimal", recorded.error or recorded.warning
-    app.sidebar.selectbox(key="llm_backend").set_value("Custom LLM spec").run()
-    app.sidebar.text_input(key="custom_spec").set_value(f"replay:{recording}").run()
-    app.chat_input(key="chat").set_value(text).run()
-    assert not app.exception
-    assert metrics(app).get("Status") == ["Optimal"], page_text(app)
-    stored = history.messages(conversation.id)[-1].answer
-    assert stored["result"]["objective"] > 300 and stored["formulation"]["sets"][0]["csv"]
+    run(app.button(key="example_bakery").click())
+    first = last_answer_key(db)
+    run(app.button(key="followup").click())
+    run(app.button(key="followup").click())
+    run(app.button(key="followup").click())
+    run(app.button(key="followup").click())  # a revision: the first answer is now old
+    assert not [t for t in app.tabs if t.key == f"tabs_{first}"]
+    app.session_state[f"details_{first}"] = True
+    run(app)
+    assert len(app.tabs) > 0 and objectives(app) == ["$1,028.57", "$1,414.29"]
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -214,12 +181,13 @@ def test_app_command_runs_streamlit_on_the_entry_file(tmp_path):
 
 
 def test_demo_answers_are_hand_written_files():
-    assert {"bakery", "farm", "farm_rent_20", "production"} <= set(load_answers())
+    assert {"bakery", "farm", "farm_unchanged", "production", "route_revise"} <= \
+        set(load_answers())
 
 
 # -- UI-free parts -------------------------------------------------------------------------
-def test_diff_names_added_removed_and_changed_elements():
-    from nl2opt.app.diff import diff_formulations, solution_rows
+def test_diff_names_elements_and_shows_old_and_new_values():
+    from nl2opt.app.diff import diff_formulations
 
     answers = load_answers()
     before = answers["bakery_oven_60"]["formulation"]
@@ -231,15 +199,14 @@ def test_diff_names_added_removed_and_changed_elements():
     assert "parameter `profit` removed" in lines
     assert "variable `x` changed (type): `x[P]: integer`" in lines
     assert diff_formulations(before, before).empty
-    old = {"has_solution": True, "variables": {"x": {"values": [[["bread"], 2.0]]}}}
-    new = {"has_solution": True, "variables": {"x": {"values": [[["bread"], 5.0]]}}}
-    assert solution_rows(old, new) == [{"variable": "x[bread]", "before": 2.0, "after": 5.0,
-                                        "change": 3.0}]
+    oven = diff_formulations(answers["bakery"]["formulation"], before).markdown()
+    assert oven == "- parameter `available` changed: oven hours: 40 → 60"
 
 
-def test_charts_use_lines_over_time_and_bars_otherwise():
+def test_charts_use_lines_over_time_and_bars_otherwise_with_titled_level_axes():
     from nl2opt.api import solve_formulation
     from nl2opt.app.charts import parameter_tables, variable_views
+    from nl2opt.app.solution_view import chart_of
     from nl2opt.formulation.model import Formulation
 
     answers = load_answers()
@@ -250,6 +217,10 @@ def test_charts_use_lines_over_time_and_bars_otherwise():
     bakery = Formulation.model_validate(answers["bakery"]["formulation"])
     (view,) = variable_views(bakery, solve_formulation(bakery))
     assert view.chart == "bar" and list(view.chart_data.index) == ["bread", "cake"]
+    spec = chart_of(view).to_dict()
+    assert spec["encoding"]["x"]["axis"]["labelAngle"] == 0
+    assert spec["encoding"]["x"]["title"] == "P (products)"
+    assert spec["encoding"]["y"]["title"] == "batches per day"
     scalars, tables = parameter_tables(bakery)
     assert scalars is None and tables[1][2].loc["flour_kg", "bread"] == 5
 
@@ -285,22 +256,15 @@ def test_excel_uploads_become_csv_when_openpyxl_is_installed(tmp_path):
     assert written.read_text().splitlines() == ["product,cost", "a,1.5", "b,2.0"]
 
 
-def test_failures_get_friendly_messages():
-    import httpx
-    import openai
-
-    from nl2opt.app.turns import edit_answer, friendly_error, time_limit_note
-    from nl2opt.llm.openai_backend import translate_error
-    from nl2opt.pipeline.run import PipelineOptions
-    from nl2opt.solvers.result import SolveResult, Termination
-
-    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
-    unreachable = translate_error(openai.APIConnectionError(request=request),
-                                  base_url="http://127.0.0.1:9/v1", model="m")
-    message, hint = friendly_error(unreachable)
-    assert "not reachable" in message and "127.0.0.1:9" in message and "Demo" in hint
-    stopped = SolveResult(termination=Termination.time_limit, has_solution=True)
-    assert "time limit of 5 s" in time_limit_note(stopped, 5) and "may not be optimal" in \
-        time_limit_note(stopped, 5)
-    bad = edit_answer('{"variables": []}', None, None, PipelineOptions())
-    assert "not a valid formulation" in bad.error and "objective" in bad.error
+def test_interpretation_alternatives_are_a_clarifying_choice_the_user_can_click(db):
+    app = new_app()
+    run(app.button(key="example_production").click())
+    assert "**The statement leaves a choice open:** whether the stock left after the last " \
+           "month pays the holding cost" in page_text(app)
+    choices = app.table[0].value
+    assert list(choices["answer"]) == ["34,575", "34,500"]
+    (choose,) = [b for b in app.button if b.key and b.key.startswith("variant_")]
+    assert choose.label == "Use “the stock left after month 6 is free”"
+    run(choose.click())
+    assert objectives(app) == ["$34,575", "$34,500"]
+    assert "Chose: the stock left after month 6 is free" in page_text(app)

@@ -16,13 +16,13 @@ import pytest
 
 pytest.importorskip("streamlit", reason="the app needs streamlit (pip install 'nl2opt[app]')")
 
-from llm_server import ChatServer  # noqa: E402
-from test_app import metrics, new_app  # noqa: E402
+from app_helpers import new_app, objectives
+from llm_server import ChatServer
 
-from nl2opt.api import solve_formulation  # noqa: E402
-from nl2opt.app.history import History  # noqa: E402
-from nl2opt.app.state import ConversationView  # noqa: E402
-from nl2opt.app.turns import Answer  # noqa: E402
+from nl2opt.api import solve_formulation
+from nl2opt.app.history import History
+from nl2opt.app.state import ConversationView
+from nl2opt.app.turns import Answer
 
 SECRET = "TOPSECRET-9c1e"
 
@@ -39,6 +39,7 @@ def profit_model(path: str = "data.csv") -> dict:
 
 def use_server(app, server: ChatServer) -> None:
     app.sidebar.selectbox(key="llm_backend").set_value("Custom LLM spec").run()
+    app.sidebar.toggle(key="review").set_value(False).run()  # no review verdicts scripted
     app.sidebar.text_input(key="custom_spec").set_value(
         f"openai:test-model@{server.base_url}").run()
 
@@ -59,15 +60,15 @@ def test_reuploading_data_keeps_earlier_answers_on_their_data(db):
     first_data = "product,profit\na,10\nb,20\n"
     second_data = "product,profit\na,100\nb,200\nc,300\n"
     app = new_app()
-    with ChatServer([profit_model(), profit_model()]) as server:
+    with ChatServer([profit_model(), {"tool": "revise"}, profit_model()]) as server:
         use_server(app, server)
         upload(app, "data.csv", first_data)
         app.chat_input(key="chat").set_value("Which products should we make?").run()
         upload(app, "data.csv", second_data)
         app.chat_input(key="chat").set_value("We re-uploaded the data; solve again.").run()
     assert not app.exception
-    assert metrics(app)["Objective"] == ["30", "600"]
-    assert "a,100" in server.requests[1]["messages"][-1]["content"]  # the LLM saw the new file
+    assert objectives(app) == ["30", "600"]
+    assert "a,100" in server.requests[2]["messages"][-1]["content"]  # the LLM saw the new file
     history = History(db)
     (conversation,) = history.list()
     view = ConversationView.load(history, conversation.id)
@@ -76,6 +77,12 @@ def test_reuploading_data_keeps_earlier_answers_on_their_data(db):
     resolved = [solve_formulation(a.formulation_object(view.data_dir_for(a))).objective
                 for a in answers]
     assert resolved == [30, 600]  # reopening the first answer re-solves to its objective
+    first, second = (f"m{m.id}" for m in history.messages(conversation.id)
+                     if m.role == "assistant")
+    app.session_state[f"details_{first}"] = True
+    for key in (first, second):
+        app.session_state[f"tabs_{key}"] = "Data"
+    app.run()
     data_tabs = [list(t.value["value"]) for t in app.table if t.value.index.name == "P"]
     assert data_tabs == [[10, 20], [100, 200, 300]]  # each answer's Data tab: its own data
 

@@ -19,8 +19,8 @@ def test_demo_command_says_what_it_does_and_answers():
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "hand-written answer" in result.output
-    assert "x[bread] = 17.1429" in result.output
-    assert "capacity[oven_hours]" in result.output
+    assert "bread = 17.14" in result.output
+    assert "oven hours at 40" in result.output
 
 
 def test_plain_text_rendering(bakery):

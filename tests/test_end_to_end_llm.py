@@ -16,6 +16,7 @@ from llm_server import ChatServer, Reply
 
 PROBLEM = (EXAMPLES / "bakery.txt").read_text()
 OPTIMUM = 7200 / 7
+NO_FINDINGS = {"requirements": [], "findings": []}  # the semantic review's verdict
 
 
 @pytest.fixture
@@ -35,9 +36,10 @@ def spec(server) -> str:
 
 
 def test_text_to_answer_end_to_end(good):
-    with ChatServer([good]) as server:
+    with ChatServer([good, NO_FINDINGS]) as server:
         report = nl2opt.solve(PROBLEM, llm=spec(server))
     assert report.ok and report.objective == pytest.approx(OPTIMUM)
+    assert report.reviews[0].verdict.findings == []
     assert "def capacity_rule" in report.code or "capacity" in report.code
     body = server.requests[0]
     assert body["model"] == "test-model"
@@ -71,10 +73,10 @@ FEEDBACK = {
 
 @pytest.mark.parametrize("kind", sorted(INJECTIONS))
 def test_injected_failures_are_repaired(good, kind):
-    with ChatServer([INJECTIONS[kind](good), good]) as server:
+    with ChatServer([INJECTIONS[kind](good), good, NO_FINDINGS]) as server:
         report = nl2opt.solve(PROBLEM, llm=spec(server))
     assert report.ok and report.objective == pytest.approx(OPTIMUM), report.error
-    assert len(server.requests) == 2
+    assert len(server.requests) == 3  # formulate, repair, review
     repair_prompt = server.requests[1]["messages"][-1]["content"]
     assert FEEDBACK[kind] in repair_prompt
 
@@ -85,7 +87,7 @@ def test_integer_quantities_declared_continuous_are_repaired(good):
         f["assumptions"] = []
     first = broken(good, counted)
     fixed = broken(first, lambda f: f["variables"][0].update(type="integer"))
-    with ChatServer([first, fixed]) as server:
+    with ChatServer([first, fixed, NO_FINDINGS]) as server:
         report = nl2opt.solve(PROBLEM, llm=spec(server))
     assert "seems to count whole units" in server.requests[1]["messages"][-1]["content"]
     assert report.objective == pytest.approx(1020)
@@ -107,18 +109,19 @@ def test_server_down_is_a_clear_error():
 
 
 def test_cli_text_to_answer_json(good):
-    with ChatServer([good]) as server:
+    with ChatServer([good, NO_FINDINGS]) as server:
         result = CliRunner().invoke(app, ["solve", str(EXAMPLES / "bakery.txt"),
                                           "--llm", spec(server), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["result"]["termination"] == "optimal"
-    assert payload["attempts"][0]["prompt_id"] == "formulate.v1"
+    assert payload["attempts"][0]["prompt_id"] == "formulate.v3"
+    assert payload["attempts"][0]["review"]["prompt_id"] == "review.v1"
 
 
 def test_cli_formulate_writes_a_formulation(good, tmp_path):
     target = tmp_path / "f.json"
-    with ChatServer([good]) as server:
+    with ChatServer([good, NO_FINDINGS]) as server:
         result = CliRunner().invoke(app, ["formulate", PROBLEM, "--llm", spec(server),
                                           "-o", str(target)])
     assert result.exit_code == 0, result.output

@@ -135,8 +135,9 @@ def test_pending_items_stay_unfinished_and_other_items_go_on(tmp_path):
     dataset_path = write_dataset(tmp_path / "toy.jsonl", ["juice", "fence", "paint"])
     dataset = load_dataset(dataset_path)
     batch = BatchBackend(tmp_path / "batch", MODEL)
+    plain = config(llm="batch", review=False)  # a solved item would wait for its review
     with pytest.raises(EvaluationPending) as caught:
-        run_evaluation(dataset, batch, config(llm="batch"), tmp_path / "run")
+        run_evaluation(dataset, batch, plain, tmp_path / "run")
     assert (caught.value.waiting_items, caught.value.waiting_requests) == (3, 3)
     assert caught.value.records == [] and read_results(tmp_path / "run") == []
     # Only juice's and paint's first requests are answered: both finish, fence waits.
@@ -145,7 +146,7 @@ def test_pending_items_stay_unfinished_and_other_items_go_on(tmp_path):
     batch.requests_path.write_text("\n".join(keep) + "\n")
     run_batch(batch.requests_path, batch.responses_path)
     with pytest.raises(EvaluationPending) as caught:
-        run_evaluation(dataset, batch, config(llm="batch"), tmp_path / "run", resume=True)
+        run_evaluation(dataset, batch, plain, tmp_path / "run", resume=True)
     assert [r.uid for r in caught.value.records] == ["toy/juice", "toy/paint"]
     assert (caught.value.waiting_items, caught.value.waiting_requests) == (1, 1)
     # fence's request was dropped from the queue above; it is queued again.

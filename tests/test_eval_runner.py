@@ -145,7 +145,7 @@ def test_full_run_scores_categories_and_batches(tmp_path):
                                               "rel_5pct": True, "abs_0.1": True,
                                               "round2": True}
     assert found["toy/juice"].prompt_tokens == 100
-    assert found["toy/fence"].prompts[0].startswith("formulate.v1@")
+    assert found["toy/fence"].prompts[0].startswith("formulate.v3@")
     assert found["toy/juice"].dataset_file_hash == dataset.file_hash
     # Batching: round 0 asks for a whole chunk (4 items) in one generate() call.
     assert llm.calls[0] == 4 and max(llm.calls) == 4

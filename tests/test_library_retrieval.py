@@ -121,13 +121,13 @@ def test_formulate_prompt_shows_insights_and_attempts_record_them():
     report = solve_text("Buy at least one.", llm, PipelineOptions(rounds=0),
                         insights=FixedInsights([percent]))
     request = llm.requests[0]
-    assert request.prompt_id == "formulate.v2" and request.metadata["insight_ids"] == percent.id
+    assert request.prompt_id == "formulate.v3" and request.metadata["insight_ids"] == percent.id
     text = request.messages[-1].content
     assert PERCENT_CONDITION in text and "wheat <= 0.4" in text
     assert report.attempts[0].insight_ids == [percent.id] and report.insight_ids == [percent.id]
     plain = solve_text("Buy at least one.", llm, PipelineOptions(rounds=0),
                        insights=FixedInsights([]))
-    assert llm.requests[1].prompt_id == "formulate.v1" and plain.insight_ids == []
+    assert llm.requests[1].prompt_id == "formulate.v3" and plain.insight_ids == []
     assert llm.requests[1].key() == solve_request_key_without_library()
 
 

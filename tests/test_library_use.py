@@ -49,7 +49,7 @@ def test_solve_with_library_shows_and_records_the_insight(tmp_path):
         report = json.loads(result.stdout)
         assert report["result"]["objective"] == farm_optimum(100, 40, 500, 300)
         assert report["attempts"][0]["insight_ids"] == [insight_id]
-        assert report["attempts"][0]["prompt_id"] == "formulate.v2"
+        assert report["attempts"][0]["prompt_id"] == "formulate.v3"
         plain = runner.invoke(app, ["solve", problem, "--llm", spec, "--rounds", "0"])
         assert plain.exit_code == 0 and "infeasible" in plain.output
         assert "insights used" not in plain.output

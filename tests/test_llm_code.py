@@ -85,7 +85,8 @@ def test_endless_and_greedy_scripts_hit_their_limits(bakery, reference):
 
 def test_pipeline_in_llm_code_mode(bakery_dict):
     answer = {"reasoning": "r", "formulation": bakery_dict}
-    report = solve_text("bakery", ScriptedBackend([answer, RIGHT]),
+    verdict = {"requirements": [], "findings": []}  # the semantic review comes first
+    report = solve_text("bakery", ScriptedBackend([answer, verdict, RIGHT]),
                         PipelineOptions(code_mode="llm"))
     assert report.ok and report.code_check.agrees
     assert report.code.startswith("import pyomo.environ")

@@ -22,7 +22,7 @@ from nl2opt.formulation.validate import errors_only, validate
 
 from helpers import formulation
 
-TIME_BOUND = 2.0  # seconds per call: a safety bound, not a performance target
+TIME_BOUND = 5.0  # seconds per call: a safety bound on a loaded CI machine, not a target
 PWNED = Path("/tmp/pwned")
 DANGEROUS_MODULES = {"os", "posix", "subprocess", "sys", "shutil", "socket", "ctypes", "pty",
                      "importlib", "builtins", "pickle", "marshal", "code", "runpy"}

@@ -36,8 +36,8 @@ def test_first_answer_is_solved_and_explained(good):
     report, llm = run([good])
     assert report.ok and report.objective == pytest.approx(OPTIMUM)
     assert report.rounds_used == 0 and len(report.attempts) == 1
-    assert report.attempts[0].prompt_id == "formulate.v1" and report.attempts[0].prompt_hash
-    assert "Binding constraints" in report.explanation
+    assert report.attempts[0].prompt_id == "formulate.v3" and report.attempts[0].prompt_hash
+    assert "Limits reached" in report.explanation
     request = llm.requests[0]
     assert request.json_schema["properties"]["formulation"]["properties"]["variables"]
     assert PROBLEM in request.messages[-1].content
@@ -79,6 +79,17 @@ def test_infeasible_model_feedback_carries_the_diagnosis(good):
     assert "infeasible" in feedback and "min_cake" in feedback
 
 
+def test_an_infeasible_model_kept_unchanged_by_a_repair_is_the_answer(good):
+    """The statement itself is impossible: after the LLM returns the same model once, no
+    more rounds are spent rewriting it (issue 15)."""
+    impossible = variant(good, lambda f: f["constraints"].append(
+        {"name": "min_cake", "expression": "x['cake'] >= 30"}))
+    report, llm = run([impossible, impossible], rounds=3, review=False)
+    assert len(llm.requests) == 2 and report.rounds_used == 1
+    assert report.result.termination.value == "infeasible" and report.error == ""
+    assert report.attempts[-1].stage == "done"
+
+
 def test_unbounded_model_feedback(good):
     broken = variant(good, lambda f: f.update(constraints=[]))
     report, llm = run([broken, good])
@@ -107,7 +118,7 @@ def test_rounds_run_out_with_a_clear_error(good):
 
 def test_samples_vote_by_majority_of_objectives(good):
     cheaper = variant(good, lambda f: f["parameters"][0].update(values={"bread": 1, "cake": 1}))
-    report, llm = run([cheaper, good, good], samples=3)
+    report, llm = run([cheaper, good, good], samples=3, vote="objective")
     assert llm.requests[0].n == 3 and llm.requests[0].sampling.temperature > 0
     assert report.objective == pytest.approx(OPTIMUM)
     assert report.agreement == pytest.approx(2 / 3)

@@ -212,7 +212,7 @@ def test_jar_nlp_via_api_reports_the_best_point_and_explains_the_limit():
     assert report.result.objective == pytest.approx(JAR_OPTIMUM, rel=1e-3)
     _jar_point_ok({name: v.value() for name, v in report.result.variables.items()})
     assert report.explanation.startswith("time limit: best found 5535")
-    assert "r = " in report.explanation and "h = " in report.explanation
+    assert "Radius — 5.42." in report.explanation and "Height — 10.84." in report.explanation
 
 
 def test_jar_nlp_in_an_evaluation_worker_returns_the_best_point():

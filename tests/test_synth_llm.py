@@ -59,7 +59,7 @@ def test_faithful_text_accepted_and_dropped_constraint_rejected(tmp_path):
     assert good.acceptance.rule == "equivalence" and good.acceptance.equivalence == "equivalent"
     assert good.critique_rounds == 1 and good.answer_status == "optimal"
     assert {p.split("@")[0] for p in good.prompts} == {
-        "synth_write.v1", "synth_critic.v1", "synth_refine.v1", "formulate.v1"}
+        "synth_write.v1", "synth_critic.v1", "synth_refine.v1", "formulate.v3"}
     bad = rejected["knapsack-00001"]
     assert not bad.acceptance.accepted and bad.acceptance.stage == "verify"
     assert bad.acceptance.reason.startswith("not equivalent")

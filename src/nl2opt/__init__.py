@@ -22,6 +22,12 @@ _EXPORTS = {
     "SolveResult": "nl2opt.solvers.result",
     "Termination": "nl2opt.solvers.result",
     "Nl2OptError": "nl2opt.errors",
+    "sensitivity": "nl2opt.api",
+    "sensitivity_sentences": "nl2opt.api",
+    "what_if": "nl2opt.api",
+    "why_not": "nl2opt.api",
+    "repairs": "nl2opt.api",
+    "export": "nl2opt.api",
 }
 
 __all__ = sorted(_EXPORTS)

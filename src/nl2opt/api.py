@@ -63,7 +63,8 @@ def formulate(text: str, llm=None, rounds: int = 3, library=None) -> Formulation
 
 def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
           samples: int = 1, time_limit: float | None = 60.0, library=None,
-          data_dir: str | Path | None = None) -> "Report":
+          data_dir: str | Path | None = None, review: bool | None = None,
+          vote: str = "equivalence") -> "Report":
     """Text or a formulation in, a `Report` out: formulation, code, answer, attempts.
 
     A Formulation, dict or path to a .json file is solved directly (no LLM);
@@ -72,7 +73,10 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
     `retrieve(problem)`), adds the insights that apply to the formulate prompt;
     `report.insight_ids` names them. CSV sources are read only from inside
     `data_dir` (default: a .json file's folder; for text, dicts and strings, no
-    folder, so no CSV file is read).
+    folder, so no CSV file is read). `review` (default: on when rounds > 0) checks a
+    solved model against the text (fact coverage and an LLM review) and repairs what
+    they find; `vote` is how several samples agree ("equivalence" or "objective").
+    Interpretation alternatives the LLM declares are solved too: `report.alternatives`.
     """
     # The LLM pipeline is imported on first use so that `import nl2opt` stays light.
     from nl2opt.pipeline.report import Report, explain
@@ -88,11 +92,67 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
     from nl2opt.llm.spec import make_llm
 
     options = PipelineOptions(rounds=rounds, samples=samples, solver=solver,
-                              time_limit=time_limit,
+                              time_limit=time_limit, review=review, vote=vote,
                               data_dir=str(data_dir) if data_dir is not None else None)
     backend = make_llm(llm)
     return solve_text(str(source), backend, options,
                       insights=insight_provider(library, backend))
+
+
+def sensitivity(source: Source, time_limit: float | None = None):
+    """Shadow prices, reduced costs and ranging of the optimal plan (`Sensitivity`); for a
+    MILP those of the LP with its integer choices fixed. `sensitivity_sentences` words
+    them."""
+    from nl2opt.solvers.sensitivity import sensitivity as find
+
+    return find(as_formulation(source), time_limit)
+
+
+def sensitivity_sentences(source: Source, time_limit: float | None = None) -> list[str]:
+    """The sensitivity as plain sentences, in the formulation's own words and units."""
+    from nl2opt.analysis.sensitivity_text import sensitivity_text
+
+    formulation = as_formulation(source)
+    text = sensitivity_text(formulation, sensitivity(formulation, time_limit))
+    return text.limits + text.unused + text.stability + ([text.note] if text.note else [])
+
+
+def what_if(source: Source, parameter: str, key: tuple | None, value: float,
+            solver: str | None = None, time_limit: float | None = 60.0):
+    """Set `parameter[key]` (every entry when key is None) to `value`, re-solve, and compare
+    with the current plan (a `Comparison`: sentences, objective before and after, moves)."""
+    from nl2opt.analysis.whatif import SolveSettings, what_if as compare_change
+
+    return compare_change(as_formulation(source), parameter, key, value,
+                          settings=SolveSettings(solver=solver, time_limit=time_limit))
+
+
+def why_not(source: Source, condition: str, description: str = "", solver: str | None = None,
+            time_limit: float | None = 60.0):
+    """Require `condition` (e.g. "x['cake'] >= 15"), re-solve, and say what it costs."""
+    from nl2opt.analysis.whatif import SolveSettings, why_not as compare_condition
+
+    return compare_condition(as_formulation(source), condition, description,
+                             settings=SolveSettings(solver=solver, time_limit=time_limit))
+
+
+def repairs(source: Source, time_limit: float | None = 60.0):
+    """For an infeasible model: the conflict in plain words and verified repairs."""
+    from nl2opt.analysis.infeasibility import analyze_infeasible
+    from nl2opt.analysis.whatif import SolveSettings
+
+    return analyze_infeasible(as_formulation(source),
+                              settings=SolveSettings(time_limit=time_limit))
+
+
+def export(source: Source, fmt: str) -> bytes:
+    """The model as json, lp, mps, latex or pyomo; or its solution as csv or xlsx."""
+    from nl2opt.analysis.exports import MODEL_FORMATS, export_model, export_solution
+
+    formulation = as_formulation(source)
+    if fmt in MODEL_FORMATS:
+        return export_model(formulation, fmt).data
+    return export_solution(solve_formulation(formulation), fmt).data
 
 
 def insight_provider(library, llm):

@@ -111,11 +111,20 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
                                       "on (text input)."),
           as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
           log: bool = typer.Option(False, "--log", help="Include the solver log."),
+          review: Optional[bool] = typer.Option(
+              None, "--review/--no-review", help="Check the solved model against the text "
+              "(fact coverage, LLM review) and repair; default: on when --rounds > 0."),
+          vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
+                                   "equivalence (of the models) or objective (value)."),
           library: Optional[Path] = LibraryOption,
-          data_dir: Optional[Path] = DataDirOption) -> None:
+          data_dir: Optional[Path] = DataDirOption,
+          sensitivity: bool = typer.Option(False, "--sensitivity", help="Also print shadow "
+                                           "prices, reduced costs and ranges (LP; for a MILP "
+                                           "the LP with its integer choices fixed).")) -> None:
     """Solve a formulation file, or formulate and solve a problem statement with the LLM."""
     if _is_formulation_file(source):
-        _solve_file(_load(Path(source), data_dir), solver, time_limit, as_json, log)
+        _solve_file(_load(Path(source), data_dir), solver, time_limit, as_json, log,
+                    sensitivity)
         return
     from nl2opt.api import solve as solve_any
 
@@ -123,25 +132,42 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
                                samples=samples, time_limit=time_limit, library=library,
-                               data_dir=data_dir)
+                               review=review, vote=vote, data_dir=data_dir)
         except Nl2OptError as error:
             _fail(str(error))
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         _print_report(report)
+        if sensitivity and report.formulation is not None:
+            _print_sensitivity(report.formulation, report.result)
     raise typer.Exit(0 if report.result is not None else 1)
 
 
-def _solve_file(model, solver, time_limit, as_json: bool, log: bool) -> None:
+def _solve_file(model, solver, time_limit, as_json: bool, log: bool,
+                sensitivity: bool = False) -> None:
+    from nl2opt.analysis.commands import with_sensitivity_json
     from nl2opt.api import solve_formulation
 
     with _memory_capped("Solving"):
         result = solve_formulation(model, solver=solver, time_limit=time_limit, log=log)
     if as_json:
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(with_sensitivity_json(model, result) if sensitivity
+                         else result.model_dump_json(indent=2) + "\n")
         return
     _print_result(result)
+    if result.termination.value == "optimal":
+        from nl2opt.pipeline.explain import explain
+
+        console.print(safe_terminal(explain(model, result)), highlight=False)
+    if sensitivity:
+        _print_sensitivity(model, result)
+
+
+def _print_sensitivity(model, result) -> None:
+    from nl2opt.analysis.commands import sensitivity_lines
+
+    console.print(safe_terminal("\n".join(sensitivity_lines(model, result))), highlight=False)
 
 
 @app.command()
@@ -200,6 +226,10 @@ def _print_report(report) -> None:
     if report.agreement is not None:
         console.print(f"samples agreeing with the answer: {report.agreement:.0%} "
                       f"({len(report.samples)} samples)")
+    from nl2opt.pipeline.report import semantic_lines
+
+    for line in semantic_lines(report):
+        console.print(line, highlight=False, markup=False)
     table = Table("sample", "round", "stage", "outcome", "problems", "tokens",
                   title="attempts")
     for attempt in report.attempts:
@@ -425,6 +455,7 @@ def solvers() -> None:
 
 def _register_command_modules() -> None:
     """Commands that live beside their subject (evaluation, app, equivalence)."""
+    from nl2opt.analysis.commands import register as register_export
     from nl2opt.app.commands import register as register_app
     from nl2opt.equivalence.commands import register as register_equiv
     from nl2opt.evaluation.audit_commands import register as register_audit
@@ -438,6 +469,7 @@ def _register_command_modules() -> None:
     register_app(app)
     register_equiv(app)
     register_library(app)
+    register_export(app)
 
 
 _register_command_modules()

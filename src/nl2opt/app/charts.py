@@ -32,6 +32,8 @@ class VariableView:
     table: pd.DataFrame  # long form: one column per index set, then "value"
     chart: Literal["bar", "line"] | None = None
     chart_data: pd.DataFrame | None = None  # x as the index, one column per series
+    x_column: str = ""  # the table column along the x axis
+    series_column: str | None = None  # the table column that makes the series (colours)
 
 
 def is_time_set(definition: SetDef | None) -> bool:
@@ -76,6 +78,7 @@ def _choose_chart(view: VariableView, definitions: list, columns: list[str]) -> 
         x_column = columns[1] if timed[1] and not timed[0] else columns[0]
         series = columns[0] if x_column == columns[1] else columns[1]
     view.chart = "line" if timed[columns.index(x_column)] else "bar"
+    view.x_column, view.series_column = x_column, series
     if series is None:
         data = table.set_index(x_column)[["value"]].rename(columns={"value": view.name})
     else:

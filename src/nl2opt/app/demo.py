@@ -28,8 +28,8 @@ DEMO_ROUNDS = 3  # the recording covers up to this many repair rounds
 class DemoStep:
     request: str  # the user's message (the problem itself for the first step)
     replies: tuple[str, ...]  # keys of hand-written answers, in the order the LLM gives them
-    termination: str  # what the step must end with
-    objective: float | None = None
+    termination: str  # what the step must end with ("analysis": a tool answered it)
+    objective: float | None = None  # for an analysis: the objective of its re-solve
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,25 @@ def _one_line(text: str) -> str:
 
 
 def demo_conversations() -> list[DemoConversation]:
-    """The recorded examples: a plain LP with two follow-ups, an infeasible case that a
-    follow-up fixes, and a plan over time (line charts)."""
+    """The recorded examples: a plain LP with questions the solver answers (what a
+    resource is worth, what if, why not) and two revisions; an infeasible case with a
+    what-if that fixes it; and a plan over time (line charts)."""
     return [
         DemoConversation("bakery", "Bakery: bread or cakes?", ":material/bakery_dining:", (
             DemoStep(_one_line(demo_problem()), ("bakery",), "optimal", 7200 / 7),
-            DemoStep("What if we had 60 oven hours a day?", ("bakery_oven_60",), "optimal",
-                     9900 / 7),
-            DemoStep("Bake at least 10 batches of bread.", ("bakery_min_bread",), "optimal",
-                     1350.0))),
+            DemoStep("What is one more oven hour worth?", ("route_sensitivity",), "analysis"),
+            DemoStep("What if we had 60 oven hours a day?", ("route_what_if_oven_60",),
+                     "analysis", 9900 / 7),
+            DemoStep("Why not bake at least 20 batches of cake?", ("route_why_not_cake_20",),
+                     "analysis", 900.0),
+            DemoStep("We now have 60 oven hours a day.", ("route_revise", "bakery_oven_60"),
+                     "optimal", 9900 / 7),
+            DemoStep("Bake at least 10 batches of bread.", ("route_revise", "bakery_min_bread"),
+                     "optimal", 1350.0))),
         DemoConversation("farm", "Farm plan (infeasible at first)", ":material/agriculture:", (
-            DemoStep(_one_line(_text("farm.txt")),
-                     ("farm",) + ("farm_unchanged",) * DEMO_ROUNDS, "infeasible"),
-            DemoStep("What if we rent 20 more acres?", ("farm_rent_20",), "optimal",
-                     30000.0))),
+            DemoStep(_one_line(_text("farm.txt")), ("farm", "farm_unchanged"), "infeasible"),
+            DemoStep("What if we rent 20 more acres?", ("route_what_if_land_120",),
+                     "analysis", 30000.0))),
         DemoConversation("production", "Six-month production plan", ":material/factory:", (
             DemoStep(_one_line(_text("production.txt")), ("production",), "optimal",
                      34575.0),)),
@@ -75,7 +80,9 @@ def demo_conversations() -> list[DemoConversation]:
 
 
 def demo_options(rounds: int = DEMO_ROUNDS, **settings) -> PipelineOptions:
-    """The pipeline options the recording was made with (rounds may be fewer)."""
+    """The pipeline options the recording was made with (rounds may be fewer). The
+    recorded conversations have no review verdicts, so the semantic review is off."""
+    settings.setdefault("review", False)
     return PipelineOptions(rounds=min(rounds, DEMO_ROUNDS), samples=1, **settings)
 
 
@@ -98,7 +105,7 @@ def next_demo_step(turns: list[tuple[str, str]]) -> DemoStep | None:
     for conversation in demo_conversations():
         requests = [step.request for step in conversation.steps]
         asked = [request.strip() for _, request in turns]
-        kinds_ok = all(kind == "revise" for kind, _ in turns[1:])
+        kinds_ok = all(kind in ("revise", "analysis") for kind, _ in turns[1:])
         if kinds_ok and asked == requests[:len(asked)] and len(asked) < len(requests):
             return conversation.steps[len(asked)]
     return None
@@ -112,7 +119,8 @@ def load_answers() -> dict[str, dict]:
 
 def play(conversation: DemoConversation, llm: LLMBackend, options: PipelineOptions):
     """Run a demo conversation through the app's turn functions; the answers, in order."""
-    from nl2opt.app.turns import formulate_answer, revise_answer
+    from nl2opt.app.followups import followup_answer
+    from nl2opt.app.turns import formulate_answer
 
     answers = []
     first = formulate_answer(conversation.problem, llm, options)
@@ -121,11 +129,12 @@ def play(conversation: DemoConversation, llm: LLMBackend, options: PipelineOptio
     current = first
     for step in conversation.steps[1:]:
         formulation = Formulation.model_validate(current.formulation)
-        answer = revise_answer(conversation.problem, changes, formulation, current.result,
-                               step.request, llm, options)
+        answer = followup_answer(conversation.problem, changes, current, formulation,
+                                 step.request, llm, options)
         answers.append(answer)
-        changes.append(step.request)
-        current = answer
+        if answer.kind == "revise" and not answer.error:
+            changes.append(step.request)
+            current = answer
     return answers
 
 
@@ -148,12 +157,14 @@ def rebuild_recording(target: Path | None = None) -> Path:
 
 def check_step(conversation: DemoConversation, step: DemoStep, answer) -> None:
     """Raise RuntimeError if a played step did not end as the example says."""
+    ended = "analysis" if answer.kind == "analysis" else answer.termination
+    objective = (answer.analysis or {}).get("objective_after") if answer.kind == "analysis" \
+        else answer.objective
     problem = answer.error or (
-        f"ended {answer.termination}, expected {step.termination}"
-        if answer.termination != step.termination else "")
+        f"ended {ended}, expected {step.termination}" if ended != step.termination else "")
     if not problem and step.objective is not None and (
-            answer.objective is None or abs(answer.objective - step.objective) > 1e-6):
-        problem = f"objective {answer.objective}, expected {step.objective}"
+            objective is None or abs(objective - step.objective) > 1e-6):
+        problem = f"objective {objective}, expected {step.objective}"
     if problem:
         raise RuntimeError(f"demo {conversation.key!r}, step {step.request[:40]!r}: {problem}")
 

@@ -7,9 +7,12 @@ revision reads as "constraint min_bread added, parameter available changed".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from nl2opt.formulation.render import md_text
+from nl2opt.formulation.wording import format_number, instance_words
 
 GROUPS = (("sets", "set"), ("parameters", "parameter"), ("variables", "variable"),
           ("constraints", "constraint"))
@@ -22,11 +25,14 @@ class Change:
     name: str
     fields: tuple[str, ...] = ()  # for "changed": which fields differ
     detail: str = ""  # a short description of the new version
+    values: str = ""  # for a parameter whose data changed: "oven hours: 40 → 60"
 
     def line(self, style: Callable[[str], str] = str) -> str:
         """One Markdown line, e.g. "constraint `min_bread` added: `x['bread'] >= 10`";
         `style` formats the kind word (e.g. colours it)."""
         text = f"{self.element} `{self.name}` {style(self.kind)}"
+        if self.values:
+            return f"{text}: {md_text(self.values)}"
         if self.fields:
             text += f" ({', '.join(self.fields)})"
         if self.detail:
@@ -58,8 +64,10 @@ def diff_formulations(before: dict[str, Any], after: dict[str, Any]) -> Formulat
             if name not in old:
                 diff.changes.append(Change("added", element, name, detail=_detail(item)))
             elif item != old[name]:
+                values = value_changes(old[name], item) if element == "parameter" else ""
                 diff.changes.append(Change("changed", element, name,
-                                           _changed_fields(old[name], item), _detail(item)))
+                                           _changed_fields(old[name], item), _detail(item),
+                                           values))
         for name in old:
             if name not in new:
                 diff.changes.append(Change("removed", element, name))
@@ -70,6 +78,43 @@ def diff_formulations(before: dict[str, Any], after: dict[str, Any]) -> Formulat
                                    _changed_fields(old_objective, new_objective),
                                    detail.strip()))
     return diff
+
+
+def value_changes(old: dict, new: dict, limit: int = 6) -> str:
+    """"oven hours: 40 → 60; flour kg: 120 → 150" for a parameter's written data ('' when
+    its data is read from a file, or only its description changed)."""
+    before, after = parameter_entries(old), parameter_entries(new)
+    if before is None or after is None:
+        return ""
+    changed = [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])
+               if before.get(key) != after.get(key)]
+    parts = [f"{instance_words(key) or 'value'}: {format_number(a)} → {format_number(b)}"
+             for key, a, b in changed[:limit]]
+    more = f"; and {len(changed) - limit} more" if len(changed) > limit else ""
+    return "; ".join(parts) + more
+
+
+def parameter_entries(item: dict) -> dict[tuple, float] | None:
+    """{index tuple: value} of a parameter dict's written data (None for a CSV source)."""
+    if item.get("csv"):
+        return None
+    if item.get("value") is not None:
+        return {(): item["value"]}
+    entries: dict[tuple, float] = {}
+    for row in item.get("table") or []:
+        entries[tuple(str(k) for k in row[:-1])] = row[-1]
+    _flatten(item.get("values") or {}, (), entries)
+    if item.get("default") is not None:
+        entries[("(default)",)] = item["default"]
+    return entries
+
+
+def _flatten(values: dict, prefix: tuple, entries: dict) -> None:
+    for element, value in values.items():
+        if isinstance(value, dict):
+            _flatten(value, (*prefix, str(element)), entries)
+        else:
+            entries[(*prefix, str(element))] = value
 
 
 def _changed_fields(old: dict, new: dict) -> tuple[str, ...]:

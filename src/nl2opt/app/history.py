@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS messages (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
+CREATE TABLE IF NOT EXISTS preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release: (table, column, declaration).
+_ADDED_COLUMNS = (("conversations", "settings", "TEXT NOT NULL DEFAULT '{}'"),
+                  ("conversations", "auto_title", "INTEGER NOT NULL DEFAULT 1"))
 
 
 def default_db_path() -> Path:
@@ -55,6 +59,12 @@ class Conversation:
     problem: str
     created: float
     updated: float
+    settings: dict[str, Any] = field(default_factory=dict)  # the app settings it last used
+    auto_title: bool = True  # False once a person renamed it
+
+    def when(self) -> str:
+        """"12 Mar 14:05": when it was last changed, in local time."""
+        return time.strftime("%d %b %H:%M", time.localtime(self.updated))
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,12 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            for table, column, declaration in _ADDED_COLUMNS:
+                known = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in known:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
-    def _connect(self) -> "_Connection":
+    def _connect(self) -> _Connection:
         return _Connection(self.path)
 
     # -- conversations ------------------------------------------------------------------
@@ -90,21 +104,47 @@ class History:
 
     def get(self, conversation_id: int) -> Conversation | None:
         with self._connect() as db:
-            row = db.execute("SELECT id, title, problem, created, updated FROM conversations "
-                             "WHERE id = ?", (conversation_id,)).fetchone()
-        return Conversation(*row) if row else None
+            row = db.execute(f"SELECT {_COLUMNS} FROM conversations WHERE id = ?",
+                             (conversation_id,)).fetchone()
+        return _conversation(row) if row else None
 
     def list(self) -> list[Conversation]:
         """All conversations, most recently updated first."""
         with self._connect() as db:
-            rows = db.execute("SELECT id, title, problem, created, updated FROM conversations "
+            rows = db.execute(f"SELECT {_COLUMNS} FROM conversations "
                               "ORDER BY updated DESC, id DESC").fetchall()
-        return [Conversation(*row) for row in rows]
+        return [_conversation(row) for row in rows]
 
-    def rename(self, conversation_id: int, title: str) -> None:
+    def rename(self, conversation_id: int, title: str, by_person: bool = True) -> None:
+        """A new title; one a person gave is never replaced by the model's name."""
         with self._connect() as db:
-            db.execute("UPDATE conversations SET title = ? WHERE id = ?",
-                       (title.strip() or "Untitled", conversation_id))
+            db.execute("UPDATE conversations SET title = ?, auto_title = ? WHERE id = ?",
+                       (title.strip() or "Untitled", 0 if by_person else 1, conversation_id))
+
+    def distinct_title(self, title: str, conversation_id: int | None = None) -> str:
+        """`title`, or "title (2)", "title (3)" ... if another conversation has it."""
+        taken = {c.title for c in self.list() if c.id != conversation_id}
+        candidate, number = title, 2
+        while candidate in taken:
+            candidate, number = f"{title} ({number})", number + 1
+        return candidate
+
+    def set_settings(self, conversation_id: int, settings: dict[str, Any]) -> None:
+        """The app settings a conversation last ran with (restored when it is reopened)."""
+        with self._connect() as db:
+            db.execute("UPDATE conversations SET settings = ? WHERE id = ?",
+                       (json.dumps(settings, sort_keys=True), conversation_id))
+
+    # -- preferences (the settings last used on this computer) ---------------------------
+    def preference(self, key: str, default: Any = None) -> Any:
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM preferences WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_preference(self, key: str, value: Any) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO preferences (key, value) VALUES (?, ?)",
+                       (key, json.dumps(value, sort_keys=True)))
 
     def set_problem(self, conversation_id: int, problem: str) -> None:
         """The problem statement (with its data preview) the conversation started from."""
@@ -138,12 +178,26 @@ class History:
             new_id = int(cursor.lastrowid or 0)
         return Message(new_id, conversation_id, role, content, answer)
 
+    def delete_message(self, message_id: int) -> None:
+        """One message (e.g. an answer the person asked to regenerate)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
     def messages(self, conversation_id: int) -> list[Message]:
         with self._connect() as db:
             rows = db.execute("SELECT id, conversation_id, role, content, answer FROM messages "
                               "WHERE conversation_id = ? ORDER BY id", (conversation_id,))
             return [Message(row[0], row[1], row[2], row[3],
                             json.loads(row[4]) if row[4] else None) for row in rows]
+
+
+_COLUMNS = "id, title, problem, created, updated, settings, auto_title"
+
+
+def _conversation(row) -> Conversation:
+    *fields, settings, auto_title = row
+    return Conversation(*fields, settings=json.loads(settings or "{}"),
+                        auto_title=bool(auto_title))
 
 
 class _Connection:

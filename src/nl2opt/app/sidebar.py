@@ -9,6 +9,7 @@ from nl2opt.app.chat import PLACEHOLDER_TITLE
 from nl2opt.app.history import History
 from nl2opt.app.state import ConversationView
 from nl2opt.app.uploads import UPLOAD_TYPES, UploadError, current_data_dir, data_files, save_upload
+from nl2opt.formulation.render import md_text
 
 MAX_LISTED = 30
 _SAVED = "saved_uploads"
@@ -23,11 +24,13 @@ def conversations_section(history: History, open_id: int | None) -> None:
     if not conversations:
         sidebar.caption("Conversations are saved on this computer and appear here.")
         return
-    sidebar.subheader(":material/forum: Conversations")
+    sidebar.subheader("Conversations")
     for conversation in conversations[:MAX_LISTED]:
-        sidebar.button(conversation.title, key=f"open_{conversation.id}",
+        sidebar.button(f"{conversation.title} · {conversation.when()}",
+                       key=f"open_{conversation.id}",
                        type="secondary" if conversation.id == open_id else "tertiary",
-                       on_click=state.select, args=(conversation.id,), width="stretch")
+                       on_click=state.open_conversation, args=(history, conversation.id),
+                       width="stretch")
     if len(conversations) > MAX_LISTED:
         sidebar.caption(f"... and {len(conversations) - MAX_LISTED} older ones.")
     current = history.get(open_id) if open_id is not None else None
@@ -38,17 +41,35 @@ def conversations_section(history: History, open_id: int | None) -> None:
         if st.button("Rename", key=f"rename_{current.id}") and title.strip():
             history.rename(current.id, title)
             st.rerun()
-        if st.button("Delete", key=f"delete_{current.id}", icon=":material/delete:",
+        _delete_with_confirmation(history, current.id, current.title)
+
+
+def _delete_with_confirmation(history: History, conversation_id: int, title: str) -> None:
+    """Delete asks first: the conversation, its models and its data files go for good."""
+    asking = f"confirm_delete_{conversation_id}"
+    if not st.session_state.get(asking):
+        if st.button("Delete", key=f"delete_{conversation_id}", icon=":material/delete:",
                      help="Deletes the conversation, its models and its data files."):
-            history.delete(current.id)
-            state.select(None)
+            st.session_state[asking] = True
             st.rerun()
+        return
+    st.warning(f"Delete “{md_text(title)}” with its models and data files? This cannot be "
+               "undone.")
+    first, second = st.columns(2)
+    if first.button("Yes, delete", key=f"delete_yes_{conversation_id}", type="primary"):
+        st.session_state.pop(asking, None)
+        history.delete(conversation_id)
+        state.select(None)
+        st.rerun()
+    if second.button("Cancel", key=f"delete_no_{conversation_id}"):
+        st.session_state.pop(asking, None)
+        st.rerun()
 
 
 def uploads_section(history: History, view: ConversationView) -> None:
     """Upload CSV/Excel files into the open conversation's data folder."""
     sidebar = st.sidebar
-    sidebar.subheader(":material/attach_file: Data files")
+    sidebar.subheader("Data files")
     conversation_id = view.conversation.id if view.conversation else None
     uploaded = sidebar.file_uploader(
         "CSV or Excel tables for the model", type=UPLOAD_TYPES, accept_multiple_files=True,
@@ -68,7 +89,7 @@ def uploads_section(history: History, view: ConversationView) -> None:
         try:
             written = save_upload(file.name, file.getvalue(), history.data_dir(conversation_id))
         except UploadError as error:
-            sidebar.error(str(error))
+            sidebar.error(md_text(str(error)))
             continue
         saved.add(token)
         sidebar.success("Saved " + ", ".join(path.name for path in written))

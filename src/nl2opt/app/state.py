@@ -32,6 +32,17 @@ def open_id(history: History) -> int | None:
     return current
 
 
+def open_conversation(history: History, conversation_id: int) -> None:
+    """Open a saved conversation with the settings it last ran with (a button callback:
+    it runs before the settings widgets are drawn, so their values can be set)."""
+    from nl2opt.app.settings import apply
+
+    select(conversation_id)
+    conversation = history.get(conversation_id)
+    if conversation is not None and conversation.settings:
+        apply(conversation.settings)
+
+
 def select(conversation_id: int | None) -> None:
     """Open a conversation (None: start a new one)."""
     st.session_state[_KEY] = conversation_id
@@ -54,7 +65,7 @@ class ConversationView:
         return data_dir_of(self.data_dir, answer.data_version) if self.data_dir else None
 
     @classmethod
-    def load(cls, history: History, conversation_id: int | None) -> "ConversationView":
+    def load(cls, history: History, conversation_id: int | None) -> ConversationView:
         if conversation_id is None:
             return cls(None, [], None)
         return cls(history.get(conversation_id), history.messages(conversation_id),
@@ -75,9 +86,15 @@ class ConversationView:
 
     def _current(self) -> tuple[Message, Answer] | None:
         for message, answer in reversed(self.answers()):
-            if answer.formulation is not None and not answer.error:
+            if answer.formulation is not None and not answer.error and \
+                    answer.kind != "analysis":
                 return message, answer
         return None
+
+    def latest(self) -> tuple[Message, Answer] | None:
+        """The last assistant answer, whatever its kind."""
+        found = self.answers()
+        return found[-1] if found else None
 
     def changes(self) -> list[str]:
         """The revision requests that led to the current model, in order."""

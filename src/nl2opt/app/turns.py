@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 class Answer(BaseModel):
     """What the assistant answered in one turn."""
 
-    kind: Literal["formulate", "revise", "edit"]
+    kind: Literal["formulate", "revise", "edit", "analysis"]
     request: str = ""  # the user's words (for a revision: the requested change)
     formulation: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
@@ -48,6 +48,12 @@ class Answer(BaseModel):
     previous_formulation: dict[str, Any] | None = None
     previous_result: dict[str, Any] | None = None
     data_version: str = ""  # the uploaded data it was made with ("v2"; "" = unversioned)
+    insight_ids: list[str] = Field(default_factory=list)  # experience-library insights used
+    infeasibility: dict[str, Any] | None = None  # conflict and verified repairs (infeasible)
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)  # interpretations solved
+    reviews: list[dict[str, Any]] = Field(default_factory=list)  # semantic reviews of models
+    tool: str = ""  # analysis answers: what_if, why_not, sensitivity, explain
+    analysis: dict[str, Any] | None = None  # ... and the tool's solver-backed result
 
     def formulation_object(self, data_dir: str | Path | None = None) -> Formulation | None:
         if self.formulation is None:
@@ -87,11 +93,14 @@ def revise_request(problem: str, formulation: Formulation, request: str,
 
 
 def formulate_answer(problem: str, llm: LLMBackend, options: PipelineOptions,
-                     progress: Progress | None = None, request: str = "") -> Answer:
-    """The first turn: formulate and solve `problem` (with repairs)."""
+                     progress: Progress | None = None, request: str = "",
+                     insights=None) -> Answer:
+    """The first turn: formulate and solve `problem` (with repairs); `insights`, an
+    experience-library provider, adds the insights that apply to the prompt."""
     steps: list[str] = []
     try:
-        report = solve_text(problem, llm, options, progress=_recorder(steps, progress))
+        report = solve_text(problem, llm, options, progress=_recorder(steps, progress),
+                            insights=insights)
     except Exception as error:  # the UI boundary: every failure becomes a message
         return failure("formulate", request or problem, error, steps, llm)
     return _from_report("formulate", request or problem, report, steps, options)
@@ -115,9 +124,10 @@ def revise_answer(problem: str, changes: list[str], current: Formulation,
 
 
 def edit_answer(json_text: str, data_dir: str | Path | None, previous: Answer | None,
-                options: PipelineOptions) -> Answer:
+                options: PipelineOptions,
+                request: str = "Edited the formulation JSON and re-solved") -> Answer:
     """Re-solve a formulation edited by hand (no LLM). Bad JSON gets a located message."""
-    base = Answer(kind="edit", request="Edited the formulation JSON and re-solved",
+    base = Answer(kind="edit", request=request,
                   previous_formulation=previous.formulation if previous else None,
                   previous_result=previous.result if previous else None)
     formulation, problem = parse_edited(json_text)
@@ -142,7 +152,25 @@ def edit_answer(json_text: str, data_dir: str | Path | None, previous: Answer | 
     base.explanation = explain(formulation, result)
     base.code = generate_code(formulation)
     base.warning = time_limit_note(result, options.time_limit)
+    base.infeasibility = infeasibility_of(formulation, result, options)
     return base
+
+
+def infeasibility_of(formulation: Formulation, result: SolveResult,
+                     options: PipelineOptions) -> dict[str, Any] | None:
+    """The conflict in words and verified repairs, for an infeasible answer (else None)."""
+    if result.termination is not Termination.infeasible:
+        return None
+    from nl2opt.analysis.infeasibility import analyze_infeasible
+    from nl2opt.analysis.whatif import SolveSettings
+
+    try:
+        found = analyze_infeasible(formulation, result,
+                                   SolveSettings(solver=options.solver,
+                                                 time_limit=options.time_limit))
+    except Nl2OptError:  # the explanation stands on its own; repairs are extra help
+        return None
+    return found.model_dump(mode="json")
 
 
 _TOO_DEEP = (f"The JSON nests lists or objects more than {MAX_JSON_DEPTH} levels deep; a "
@@ -183,16 +211,39 @@ def time_limit_note(result: SolveResult, time_limit: float | None) -> str:
             "sidebar to search longer.")
 
 
-def friendly_error(error: BaseException) -> tuple[str, str]:
-    """(what went wrong, what to do) for a failure during a turn."""
+def friendly_error(error: BaseException, steps: list[str] | None = None) -> tuple[str, str]:
+    """(what went wrong, what to do) for a failure during a turn. When a repair round was
+    under way, the problem it was repairing is named first: that is the real cause."""
+    cause = repair_cause(steps or [])
+    message, hint = _error_text(error)
+    if cause and isinstance(error, LLMError):
+        if "supports only" in cause:
+            hint = ("Choose the solver 'automatic' (or one the message names) in the sidebar "
+                    "and send the message again.")
+        return (f"The model could not be used as it was: {cause}. Asking the LLM to repair "
+                f"it then failed: {message[0].lower() + message[1:]}", hint)
+    return message, hint
+
+
+def repair_cause(steps: list[str]) -> str:
+    """The problem the first repair round was about ('' when none was needed)."""
+    for step in steps:
+        if step.startswith("Repairing, round "):
+            return step.partition(": ")[2].strip().rstrip(".")
+    return ""
+
+
+def _error_text(error: BaseException) -> tuple[str, str]:
     text = str(error)
     if isinstance(error, LLMError):
-        message, _, hint = text.partition(". ")
+        message = text.removesuffix(error.hint).strip().removesuffix(".") if error.hint \
+            else text
+        hint = error.hint
         if "is not in the recording" in text and "app_replay.jsonl" in text:
             return ("Demo mode only knows the recorded example conversations, and this "
                     "message is not one of them.",
-                    "Click one of the example prompts (or the suggested follow-up), or choose "
-                    "an LLM backend in the sidebar to ask anything.")
+                    "Pick one of the examples below (or the suggested follow-up), or choose "
+                    "an LLM in the sidebar to ask anything.")
         if "is not in the recording" in text:
             return ("The replay recording has no answer for this message: " + message + ".",
                     "Replay answers only exactly the recorded requests (same prompt, data and "
@@ -204,13 +255,22 @@ def friendly_error(error: BaseException) -> tuple[str, str]:
                     "an OpenAI-compatible server (e.g. Ollama) in the sidebar.")
         if "cannot connect" in text or "did not answer in time" in text:
             return (f"The LLM server is not reachable: {message}.",
-                    (hint or "") + " Check the server URL in the sidebar, or switch to Demo "
-                    "mode.")
-        return f"The LLM failed: {message}.", hint or error.hint
+                    _sentence(hint) + " Check the server URL in the sidebar (the Test "
+                    "connection button tries it), or switch to Demo mode.")
+        return f"The LLM failed: {message}.", _sentence(hint)
     if isinstance(error, Nl2OptError):
         return f"nl2opt could not finish: {text}", "Check the settings in the sidebar."
     return (f"Something unexpected went wrong ({type(error).__name__}: {text}).",
             "Try again; if it keeps happening, please report it with the steps shown.")
+
+
+def _sentence(text: str) -> str:
+    """A hint as a sentence: capitalized, ending with a full stop."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _recorder(steps: list[str], progress: Progress | None) -> Progress:
@@ -224,7 +284,7 @@ def _recorder(steps: list[str], progress: Progress | None) -> Progress:
 def failure(kind, request: str, error: BaseException, steps: list[str] | None = None,
             llm: LLMBackend | None = None) -> Answer:
     """An Answer that says what went wrong and what to do (no model)."""
-    message, hint = friendly_error(error)
+    message, hint = friendly_error(error, steps)
     return Answer(kind=kind, request=request, error=message, hint=hint.strip(),
                   steps=steps or [],
                   llm=f"{llm.name}:{llm.model}" if llm is not None else "")
@@ -243,10 +303,15 @@ def _from_report(kind, request: str, report: Report, steps: list[str],
             "Rephrase the problem with the numbers spelled out, or allow more rounds."
         return answer
     answer.formulation = report.formulation.to_dict()
+    answer.insight_ids = report.insight_ids
+    answer.alternatives = [a.model_dump(mode="json") for a in report.alternatives]
+    answer.reviews = [r.model_dump(mode="json", exclude={"raw_response"})
+                      for r in report.reviews]
     result = report.result
     if result is not None:
         answer.result = result.model_dump(mode="json")
         answer.warning = time_limit_note(result, options.time_limit)
+        answer.infeasibility = infeasibility_of(report.formulation, result, options)
     # Infeasible and unbounded answers explain themselves; other leftovers get a note.
     explained = result is not None and result.termination in _SELF_EXPLAINED
     if report.error and not answer.warning and not explained:

@@ -109,7 +109,12 @@ def eval_command(
         report: bool = typer.Option(True, "--report/--no-report",
                                     help="Write report.md/html and summary.json at the end."),
         library: Optional[Path] = typer.Option(None, "--library", help="An experience "
-                                               "library file: insights go into the prompts.")
+                                               "library file: insights go into the prompts."),
+        review: Optional[bool] = typer.Option(
+            None, "--review/--no-review", help="Review each solved model against its text "
+            "(fact coverage, LLM) and repair; default: on when --rounds > 0."),
+        vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
+                                 "equivalence or objective.")
 ) -> None:
     """Evaluate nl2opt on a benchmark: results.jsonl, run.json and a report in --out."""
     from nl2opt.datasets import load_dataset
@@ -127,7 +132,7 @@ def eval_command(
                        data_dir=str(data_dir) if data_dir else None, limit=limit, ids=selected,
                        workers=(os.cpu_count() or 1) if workers is None else workers,
                        memory_mb=memory_mb or None, batch_size=batch_size,
-                       library=str(library) if library else None)
+                       library=str(library) if library else None, review=review, vote=vote)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from nl2opt.datasets.types import DatasetItem
 from nl2opt.evaluation.records import EvalRecord, SampleSummary, question_hash
 from nl2opt.evaluation.run_dir import now
+from nl2opt.evaluation.semantic import prompt_ids, semantic_fields
 from nl2opt.pipeline.report import SampleOutcome
 from nl2opt.pipeline.run import Track, sample_outcome, vote
 
@@ -34,8 +35,11 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
     from nl2opt.evaluation.scoring import score
 
     tracks = state.tracks
-    outcomes = [sample_outcome(track) for track in tracks]
-    chosen = vote(tracks, outcomes) if tracks else None
+    if state.decision is not None:  # the vote made when the item finished
+        outcomes, chosen = state.decision.outcomes, state.decision.chosen
+    else:
+        outcomes = [sample_outcome(track) for track in tracks]
+        chosen = vote(tracks, outcomes) if tracks else None
     final = outcomes[chosen.sample] if chosen is not None else None
     status, objective = (final.termination, final.objective) if final else (None, None)
     result = final_result(chosen) if chosen is not None else None
@@ -69,10 +73,11 @@ def build_record(state: ItemState, item: DatasetItem, context: RecordContext) ->
         llm_seconds=sum(a.llm_seconds for a in attempts),
         check_seconds=sum(a.check_seconds for a in attempts),
         solve_seconds=sum(a.solve_seconds for a in attempts), cpu_seconds=state.cpu_seconds,
-        llm=context.llm, prompts=sorted({f"{a.prompt_id}@{a.prompt_hash}" for a in attempts}),
+        llm=context.llm, prompts=prompt_ids(attempts),
         insight_ids=sorted({i for a in attempts for i in a.insight_ids}),
         dataset_version=context.dataset_version, dataset_file_hash=context.dataset_file_hash,
-        nl2opt_version=context.nl2opt_version, finished_at=now())
+        nl2opt_version=context.nl2opt_version, finished_at=now(),
+        **semantic_fields(state, item))
 
 
 def final_result(track: Track):

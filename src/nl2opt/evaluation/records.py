@@ -105,6 +105,21 @@ class EvalRecord(BaseModel):
     # Sampling and voting.
     samples: list[SampleSummary] = Field(default_factory=list)
     agreement: float | None = None
+    vote_method: str = ""  # "equivalence" or "objective" (several samples only)
+    vote_classes: list[dict[str, Any]] = Field(default_factory=list)
+    objective_vote_status: str | None = None  # what voting by objective value answers
+    objective_vote_objective: float | None = None
+    objective_vote_correct: bool = False
+    # Semantic review: the answer before the review changed anything.
+    review_enabled: bool = False
+    reviews: int = 0
+    review_findings: int = 0
+    prereview_status: str | None = None
+    prereview_objective: float | None = None
+    prereview_correct: bool = False
+    # Interpretation alternatives of the answer (primary first in each choice), scored.
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)
+    alternative_matched: bool = False  # the label matched a non-primary interpretation
     # Cost.
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -153,12 +168,14 @@ class RunConfig(BaseModel):
     memory_mb: int | None = None
     batch_size: int = 64
     library: str | None = None  # experience library file, if one was used
+    review: bool | None = None  # the semantic review; None: on when rounds > 0
+    vote: str = "equivalence"  # how several samples vote
 
     def resume_key(self) -> dict[str, Any]:
         """What must not change between a run and its resumption (the dataset is compared
         by name and file hash, not by how its path was spelt)."""
         return self.model_dump(include={"llm", "rounds", "samples", "solver", "time_limit",
-                                        "library"})
+                                        "library", "review", "vote"})
 
 
 class RunInfo(BaseModel):

@@ -102,6 +102,8 @@ def summarize_run(records: list[EvalRecord], info: RunInfo | None = None) -> dic
         "voting": {"items": len(voted),
                    "mean_agreement": _spread([r.agreement for r in voted])["mean"],
                    "unanimous": _fraction(sum(r.agreement == 1.0 for r in voted), len(voted))},
+        "vote_comparison": vote_comparison(scored),
+        **semantic_summary(records),
         "tokens_per_problem": {
             "total": _spread([float(r.tokens) for r in records]),
             "prompt": _spread([float(r.prompt_tokens) for r in records]),
@@ -109,6 +111,40 @@ def summarize_run(records: list[EvalRecord], info: RunInfo | None = None) -> dic
         "seconds_per_problem": {
             name: _spread([float(getattr(r, f"{name}_seconds")) for r in records])
             for name in ("llm", "check", "solve", "cpu")},
+    }
+
+
+def vote_comparison(scored: list[EvalRecord]) -> dict[str, Any]:
+    """Accuracy of voting by objective value vs by equivalence, on the same items."""
+    by_model = [r for r in scored if r.vote_method == "equivalence"]
+    return {"equivalence_items": len(by_model),
+            "objective_vote_accuracy": _fraction(sum(r.objective_vote_correct
+                                                     for r in by_model), len(by_model)),
+            "equivalence_vote_accuracy": _fraction(sum(r.correct for r in by_model),
+                                                   len(by_model))}
+
+
+def semantic_summary(records: list[EvalRecord]) -> dict[str, Any]:
+    """Accuracy before and after the semantic review; alternatives matching the label."""
+    scored = [r for r in records if r.scored]
+    reviewed = [r for r in records if r.reviews]
+    changed = [r for r in reviewed if (r.prereview_status, r.prereview_objective)
+               != (r.status, r.objective)]
+    with_alternatives = [r for r in records if r.alternatives]
+    return {
+        "before_review_accuracy": _fraction(sum(r.prereview_correct for r in scored),
+                                            len(scored))
+        if any(r.review_enabled for r in records) else None,
+        "review": {"items": len(reviewed),
+                   "with_findings": sum(r.review_findings > 0 for r in reviewed),
+                   "answer_changed": len(changed),
+                   "fixed": sum(r.correct and not r.prereview_correct for r in changed),
+                   "broken": sum(r.prereview_correct and not r.correct for r in changed)},
+        "alternatives": {"items": len(with_alternatives),
+                         "label_matched_non_primary": sum(r.alternative_matched
+                                                          for r in with_alternatives),
+                         "only_non_primary_matched": sum(r.alternative_matched and not r.correct
+                                                         for r in with_alternatives)},
     }
 
 
@@ -171,6 +207,7 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Execution rate (an answer was produced)", percent(summary["execution_rate"])),
         ("First-attempt accuracy", percent(summary["first_attempt_accuracy"])),
         ("After self-correction", percent(summary["after_correction_accuracy"])),
+        *semantic_rows(summary),
         ("Sample agreement (mean, items with samples)",
          f"{percent(voting['mean_agreement'])} over {voting['items']} items"),
         ("Tokens per problem (mean / median)",
@@ -182,6 +219,30 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Solve-stage CPU seconds per problem (mean)", number(seconds["cpu"]["mean"])),
         ("Items", str(summary["items"])),
     ]
+
+
+def semantic_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows for the semantic review, the vote comparison and the alternatives (when used)."""
+    rows = []
+    review, voting = summary.get("review") or {}, summary.get("vote_comparison") or {}
+    if summary.get("before_review_accuracy") is not None:
+        rows.append(("Before / after the semantic review",
+                     f"{percent(summary['before_review_accuracy'])} / "
+                     f"{percent(summary['after_correction_accuracy'])} ({review['items']} "
+                     f"reviewed, {review['with_findings']} with findings, "
+                     f"{review['fixed']} fixed, {review['broken']} broken)"))
+    if voting.get("equivalence_items"):
+        rows.append(("Voting by objective value / by equivalence",
+                     f"{percent(voting['objective_vote_accuracy'])} / "
+                     f"{percent(voting['equivalence_vote_accuracy'])} over "
+                     f"{voting['equivalence_items']} items"))
+    alternatives = summary.get("alternatives") or {}
+    if alternatives.get("items"):
+        rows.append(("Label matched a non-primary interpretation",
+                     f"{alternatives['label_matched_non_primary']} of {alternatives['items']} "
+                     f"items with alternatives ({alternatives['only_non_primary_matched']} "
+                     "where the primary answer was wrong)"))
+    return rows
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

@@ -38,11 +38,13 @@ from nl2opt.evaluation.records import (
     write_run_info,
 )
 from nl2opt.evaluation.run_dir import now, prepare_run_dir, run_lock
+from nl2opt.evaluation.semantic import Decision, alternatives_stage, review_stage
 from nl2opt.evaluation.solve_cache import SolveCache, solve_key
 from nl2opt.evaluation.solve_stage import SolveJob, SolveOutcome, SolvePool
 from nl2opt.formulation.model import Formulation
 from nl2opt.llm.batch import BatchPending
 from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse
+from nl2opt.pipeline.alternatives import AlternativeOutcome
 from nl2opt.pipeline.insights import InsightProvider, PromptInsight, retrieve_all
 from nl2opt.pipeline.report import Attempt
 from nl2opt.pipeline.run import PipelineOptions, Track, formulation_request, repair_request
@@ -75,6 +77,8 @@ class ItemState:
     waiting: dict[int | None, LLMRequest] = field(default_factory=dict)
     batch_notice: BatchPending | None = None
     solve_keys: list[str] = field(default_factory=list)  # its solve jobs, for SolveCache
+    decision: Decision | None = None  # the vote, made once the item finished
+    alternatives: list[AlternativeOutcome] = field(default_factory=list)  # of the answer
 
     @property
     def settled(self) -> bool:
@@ -130,6 +134,7 @@ def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions
         for one_track, response in zip(state.tracks if track is None else [track], answer):
             pending.append(read_answer(state, one_track, response, request, round_number,
                                        seconds))
+            pending[-1].attempt.review_enabled = options.reviewing
     return pending
 
 
@@ -250,12 +255,13 @@ def evaluate_problems(problems: list[Problem], llm: LLMBackend, options: Pipelin
             break
         solve_stage(llm_stage(open_states, llm, options, round_number, insights), solves,
                     options)
-        for state in open_states:
-            if state.waiting and not state.llm_error:
-                continue
-            if state.settled or round_number == options.rounds:
-                state.finished = True
-                on_finished(state)
+        review_stage(open_states, llm, options, round_number, generate_isolated)
+        done = [s for s in open_states if (not s.waiting or s.llm_error)
+                and (s.settled or round_number == options.rounds)]
+        alternatives_stage(done, solves, options)
+        for state in done:
+            state.finished = True
+            on_finished(state)
     return states
 
 
@@ -304,6 +310,7 @@ def _evaluate_items(todo: list[DatasetItem], dataset: Dataset, llm: LLMBackend,
     context = RecordContext(config.llm, dataset.version, dataset.file_hash, nl2opt.__version__)
     options = PipelineOptions(rounds=config.rounds, samples=config.samples,
                               solver=config.solver, time_limit=config.time_limit,
+                              review=config.review, vote=config.vote,
                               data_dir=dataset_data_root(dataset))
     waiting: list[ItemState] = []
     with ResultsLog(out) as log, SolvePool(config.workers, config.memory_mb,

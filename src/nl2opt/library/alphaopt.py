@@ -130,7 +130,7 @@ def example_request(insight: Insight) -> LLMRequest:
 
 def import_alphaopt(store: LibraryStore, path: str | Path, llm: LLMBackend | None = None,
                     split_dir: str | Path | None = None,
-                    options: PipelineOptions = PipelineOptions(rounds=1),
+                    options: PipelineOptions = PipelineOptions(rounds=1, review=False),
                     workers: int = 0) -> ImportSummary:
     """Import AlphaOPT's library.json into `store` (see the module docstring)."""
     path = Path(path)

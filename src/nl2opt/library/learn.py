@@ -67,8 +67,9 @@ class LearnOptions:
     retrieval: RetrievalOptions = RetrievalOptions()
 
     def pipeline(self) -> PipelineOptions:
+        # The library learns from the plain loop's answers: no semantic review round.
         return PipelineOptions(rounds=self.rounds, solver=self.solver,
-                               time_limit=self.time_limit)
+                               time_limit=self.time_limit, review=False)
 
 
 OUTCOMES = ("correct", "learned", "rejected", "covered", "undiagnosed", "no_reference")

@@ -6,8 +6,10 @@ compilation, solving, explanation), so anyone can see nl2opt work without a
 GPU or an LLM server. The answer was written by hand, not by a model; say so
 wherever it is shown.
 
-When a prompt or the reply schema changes, the recording's key no longer
-matches; rebuild it with `python -m nl2opt.llm.demo` (a test checks this).
+The recording also holds a hand-written review verdict (no findings) for the
+semantic review that follows a successful solve. When a prompt or the reply
+schema changes, the recording's key no longer matches; rebuild it with
+`python -m nl2opt.llm.demo` (a test checks this).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def rebuild_recording() -> Path:
     from nl2opt.pipeline.run import PipelineOptions, solve_text
 
     answer = json.loads((demo_dir() / "bakery_answer.json").read_text(encoding="utf-8"))
+    review = json.loads((demo_dir() / "bakery_review.json").read_text(encoding="utf-8"))
     target = demo_dir() / "replay.jsonl"
     target.unlink(missing_ok=True)
-    recorder = RecordingBackend(ScriptedBackend([answer], model=DEMO_MODEL), target)
+    recorder = RecordingBackend(ScriptedBackend([answer, review], model=DEMO_MODEL), target)
     report = solve_text(demo_problem(), recorder, PipelineOptions())
     if not report.ok:
         raise RuntimeError(f"the demo answer does not solve: {report.error}")

@@ -14,22 +14,35 @@ from pydantic import ValidationError
 from nl2opt.formulation.model import Formulation, formulation_json_schema
 from nl2opt.llm.jsontext import extract_json
 from nl2opt.llm.types import LLMResponse
+from nl2opt.pipeline.alternatives import Alternative
 
 
 @lru_cache(maxsize=1)
 def reply_schema() -> dict:
-    """JSON Schema of the reply envelope, with the formulation's $defs hoisted."""
+    """JSON Schema of the reply envelope, with the formulation's $defs hoisted.
+
+    `alternatives` (optional) declares interpretation choices the text leaves open;
+    see nl2opt.pipeline.alternatives."""
     formulation = dict(formulation_json_schema())
     definitions = formulation.pop("$defs", {})
     formulation.pop("$id", None)
+    alternative = Alternative.model_json_schema(by_alias=True)
+    definitions = {**alternative.pop("$defs", {}), **definitions, "Alternative": alternative}
     return {
         "title": "FormulationReply",
         "type": "object",
-        "properties": {"reasoning": {"type": "string"}, "formulation": formulation},
+        "properties": {"reasoning": {"type": "string"}, "formulation": formulation,
+                       "alternatives": {"type": "array",
+                                        "items": {"$ref": "#/$defs/Alternative"}}},
         "required": ["reasoning", "formulation"],
         "additionalProperties": False,
         "$defs": definitions,
     }
+
+
+def reply_payload(response: LLMResponse):
+    """The JSON object of a reply (constrained output or the first object in the text)."""
+    return response.parsed if response.parsed is not None else extract_json(response.text)
 
 
 def read_reply(response: LLMResponse) -> tuple[Formulation | None, str, list[str]]:
@@ -41,7 +54,7 @@ def read_reply(response: LLMResponse) -> tuple[Formulation | None, str, list[str
     if response.finish_reason == "length":
         problems.append("The reply was cut off at the token limit. Keep the reasoning to a "
                         "few sentences and descriptions short, and return the complete JSON.")
-    payload = response.parsed if response.parsed is not None else extract_json(response.text)
+    payload = reply_payload(response)
     if payload is None:
         problems.append("The reply contained no JSON object. Answer with one JSON object "
                         '{"reasoning": "...", "formulation": {...}} and nothing else.')

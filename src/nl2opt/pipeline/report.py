@@ -5,7 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from nl2opt.formulation.model import Formulation
+from nl2opt.pipeline.alternatives import AlternativeOutcome
+from nl2opt.pipeline.explain import explain  # noqa: F401 (re-exported: the answer's wording)
 from nl2opt.pipeline.llm_code import CodeCheck
+from nl2opt.pipeline.review import ReviewRecord
 from nl2opt.solvers.result import SolveResult, Termination
 
 
@@ -30,6 +33,10 @@ class Attempt(BaseModel):
     llm_seconds: float = 0.0
     check_seconds: float = 0.0
     solve_seconds: float = 0.0
+    review_enabled: bool = False  # whether the semantic review was on for this run
+    review: ReviewRecord | None = None  # the review of this attempt's model, if any
+    alternatives: list[dict] = Field(default_factory=list)  # as declared in the reply
+    alternatives_note: str = ""  # why declared alternatives were ignored
     insight_ids: list[str] = Field(default_factory=list)  # experience-library insights shown
 
 
@@ -39,6 +46,19 @@ class SampleOutcome(BaseModel):
     objective: float | None
     votes: int = 0
     issues: int = 0
+
+
+class VoteClass(BaseModel):
+    """Samples judged to be the same model (by equivalence) or the same answer."""
+
+    samples: list[int]
+    termination: str | None = None
+    objective: float | None = None  # the first member's
+    methods: list[str] = Field(default_factory=list)  # how each member joined
+
+    @property
+    def size(self) -> int:
+        return len(self.samples)
 
 
 class Report(BaseModel):
@@ -55,6 +75,10 @@ class Report(BaseModel):
     agreement: float | None = None
     code_check: CodeCheck | None = None  # LLM-written code mode only
     error: str = ""
+    # Semantic checks: interpretation alternatives (primary first in each) and the vote.
+    alternatives: list[AlternativeOutcome] = Field(default_factory=list)
+    vote_method: str = ""  # "equivalence" or "objective" (several samples only)
+    vote_classes: list[VoteClass] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -77,37 +101,33 @@ class Report(BaseModel):
     def rounds_used(self) -> int:
         return max((a.round for a in self.attempts), default=0)
 
-
-def explain(formulation: Formulation, result: SolveResult, limit: int = 8) -> str:
-    """A short plain-language account of the answer, built from the result itself."""
-    sense = formulation.objective.sense.value
-    if result.stopped_with_point:
-        lines = [(f"{result.limit_text()}. The solver's time limit ended the search before "
-                  f"it proved this plan the best ({sense}); a longer limit may improve it.")]
-    elif result.termination is not Termination.optimal or result.objective is None:
-        text = (f"No plan was found: {result.limit_text()}." if result.limit_text() else
-                f"No optimal plan was found: the model is {result.termination.value}.")
-        return text + (f"\n{result.diagnosis}" if result.diagnosis else "")
-    else:
-        lines = [f"The best plan ({sense}) reaches an objective of {result.objective:.6g}."]
-    chosen = []
-    for variable in result.variables.values():
-        for key, value in variable.values:
-            if abs(value) > 1e-9:
-                label = f"{variable.name}[{', '.join(map(str, key))}]" if key else variable.name
-                chosen.append(f"{label} = {value:.6g}")
-    if chosen:
-        more = f" and {len(chosen) - limit} more" if len(chosen) > limit else ""
-        lines.append("Nonzero decisions: " + ", ".join(chosen[:limit]) + more + ".")
-    binding = [_row_label(name, row) for name, values in result.constraints.items()
-               for row in values.rows if abs(row.get("slack", 1.0)) < 1e-7]
-    if binding:
-        more = f" and {len(binding) - limit} more" if len(binding) > limit else ""
-        lines.append("Binding constraints (no slack left): " + ", ".join(binding[:limit])
-                     + more + ".")
-    return "\n".join(lines)
+    @property
+    def reviews(self) -> list[ReviewRecord]:
+        return [a.review for a in self.attempts if a.review is not None]
 
 
-def _row_label(name: str, row: dict) -> str:
-    index = row.get("index") or []
-    return f"{name}[{', '.join(map(str, index))}]" if index else name
+def semantic_lines(report: Report) -> list[str]:
+    """The review's findings, the interpretation alternatives and the vote, as text lines
+    (for the CLI and logs)."""
+    lines = []
+    for review in report.reviews:
+        found = review.feedback or ([] if review.error else ["no findings"])
+        where = f"review of round {review.round}"
+        lines += [f"{where}: {line}" for line in found]
+        if review.error:
+            lines.append(f"{where}: {review.error}")
+    for alternative in report.alternatives:
+        lines.append(f"alternatives ({alternative.choice}): {alternative.summary()}")
+        if alternative.reason:
+            lines.append(f"  primary because: {alternative.reason}")
+    if report.vote_classes:
+        sizes = ", ".join(f"{len(c.samples)} x {_answer(c.termination, c.objective)}"
+                          for c in report.vote_classes)
+        lines.append(f"vote by {report.vote_method}: classes {sizes}")
+    return lines
+
+
+def _answer(termination: str | None, objective: float | None) -> str:
+    if termination == "optimal" and objective is not None:
+        return f"{objective:.6g}"
+    return termination or "no answer"

@@ -16,16 +16,33 @@ from typing import Callable
 
 from nl2opt.errors import FormulationError, Nl2OptError
 from nl2opt.formulation.model import Formulation
-from nl2opt.llm.types import LLMBackend, LLMRequest, LLMResponse, Sampling
+from nl2opt.llm.types import LLMBackend, LLMError, LLMRequest, LLMResponse, Sampling
+from nl2opt.pipeline.alternatives import Alternative, read_alternatives, solve_alternatives
 from nl2opt.pipeline.insights import InsightProvider, PromptInsight, insight_ids
 from nl2opt.pipeline.prompts import Prompt, fewshot_answer, render_prompt
-from nl2opt.pipeline.reply import read_reply, reply_schema
-from nl2opt.pipeline.report import Attempt, Report, SampleOutcome, explain
+from nl2opt.pipeline.reply import read_reply, reply_payload, reply_schema
+from nl2opt.pipeline.report import Attempt, Report, SampleOutcome, VoteClass, explain
+from nl2opt.pipeline.review import (
+    ReviewRecord,
+    coverage_review,
+    read_review,
+    review_request,
+    wants_review,
+)
 from nl2opt.pipeline.stages import check_and_solve
+from nl2opt.pipeline.voting import (
+    choose_class,
+    equivalence_classes,
+    objective_classes,
+    same_answer,
+    vote_key,
+)
 from nl2opt.solvers.result import SolveResult, Termination
 
-FORMULATE_PROMPT = "formulate.v1"
-FORMULATE_WITH_INSIGHTS_PROMPT = "formulate.v2"  # formulate.v1 plus library insights
+# formulate.v3: explicit wording beats the integer habit, interpretation alternatives,
+# and the experience library's insights when there are any (v1, v2 are kept).
+FORMULATE_PROMPT = "formulate.v3"
+FORMULATE_WITH_INSIGHTS_PROMPT = "formulate.v3"
 REPAIR_PROMPT = "repair.v1"
 
 
@@ -40,6 +57,14 @@ class PipelineOptions:
     structured: bool = True
     code_mode: str = "generated"  # or "llm": the LLM writes the script (run sandboxed)
     data_dir: str | None = None  # the folder CSV sources are confined to (None: no reads)
+    review: bool | None = None  # semantic review after a solve; None: on when rounds > 0
+    vote: str = "equivalence"  # how several samples vote: "equivalence" or "objective"
+    vote_budget: float = 30.0  # seconds of equivalence checking per problem
+    alternatives: bool = True  # solve the interpretation variants a reply declares
+
+    @property
+    def reviewing(self) -> bool:
+        return self.rounds > 0 if self.review is None else self.review
 
     def sampling(self) -> Sampling:
         default = 0.0 if self.samples == 1 else 0.7
@@ -58,6 +83,10 @@ class Track:
     best: tuple[Formulation, SolveResult] | None = None
     feedback: list[str] = field(default_factory=list)
     last_text: str = ""
+    covered: bool = False  # the fact-coverage check has looked at it
+    reviewed: bool = False  # the LLM review has looked at it
+    prereview: SampleOutcome | None = None  # its answer before the semantic review
+    alternatives: list[Alternative] = field(default_factory=list)  # the latest declared
 
     @property
     def done(self) -> bool:
@@ -126,6 +155,9 @@ def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = Pipelin
     note("Checking and solving")
     for track, response in zip(tracks, responses):
         _advance(track, response, first, 0, seconds, options)
+    # A revision's statement still holds the numbers its changes replaced: no coverage.
+    facts = first_request is None
+    review_round(problem, tracks, llm, options, 0, note, facts)
     for round_number in range(1, options.rounds + 1):
         pending = [t for t in tracks if not t.done]
         if not pending:
@@ -138,7 +170,8 @@ def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = Pipelin
         seconds = (time.perf_counter() - started) / len(requests)
         for track, request, reply in zip(pending, requests, replies):
             _advance(track, reply[0], request, round_number, seconds, options)
-    report = _conclude(report, tracks)
+        review_round(problem, tracks, llm, options, round_number, note, facts)
+    report = _conclude(report, tracks, options)
     if options.code_mode == "llm" and report.formulation is not None and report.result:
         from nl2opt.pipeline.llm_code import write_and_check
 
@@ -179,6 +212,11 @@ def read_answer(track: Track, response: LLMResponse, request: LLMRequest, round_
                                    if i])
     track.last_text = response.text
     formulation, attempt.reasoning, problems = read_reply(response)
+    alternatives, attempt.alternatives_note = read_alternatives(reply_payload(response))
+    if alternatives:
+        track.alternatives = alternatives
+        attempt.alternatives = [a.model_dump(mode="json", exclude_none=True)
+                                for a in alternatives]
     attempt.stage = "reply"
     if formulation is not None and data_dir:
         formulation = formulation.with_data_dir(data_dir)
@@ -190,15 +228,28 @@ def read_answer(track: Track, response: LLMResponse, request: LLMRequest, round_
 
 def _advance(track: Track, response: LLMResponse, request: LLMRequest, round_number: int,
              llm_seconds: float, options: PipelineOptions) -> None:
+    previous = track.formulation
     attempt, formulation, problems = read_answer(track, response, request, round_number,
                                                  llm_seconds, options.data_dir)
+    attempt.review_enabled = options.reviewing
     if formulation is not None:
         problems = problems + _check_and_solve(track, formulation, attempt, options)
+    if _kept_infeasible(previous, formulation, track.result, round_number):
+        problems = []  # the statement itself is impossible: more rounds would only repeat
     attempt.problems = problems
     track.feedback = problems
     if not problems:
         attempt.stage = "done"
     track.attempts.append(attempt)
+
+
+def _kept_infeasible(previous: Formulation | None, formulation: Formulation | None,
+                     result: SolveResult | None, round_number: int) -> bool:
+    """A repair that returns the infeasible model unchanged: the LLM holds that the model
+    states the problem faithfully (the problem has no solution), so it is the answer."""
+    return (round_number > 0 and previous is not None and formulation is not None
+            and result is not None and result.termination is Termination.infeasible
+            and formulation.to_dict() == previous.to_dict())
 
 
 def _check_and_solve(track: Track, formulation: Formulation, attempt: Attempt,
@@ -218,10 +269,12 @@ def _check_and_solve(track: Track, formulation: Formulation, attempt: Attempt,
     return outcome.problems
 
 
-def _conclude(report: Report, tracks: list[Track]) -> Report:
+def _conclude(report: Report, tracks: list[Track], options: PipelineOptions) -> Report:
     report.attempts = [a for t in tracks for a in t.attempts]
     outcomes = [sample_outcome(t) for t in tracks]
-    chosen = vote(tracks, outcomes)
+    chosen, method, classes = choose_answer(tracks, outcomes, options)
+    if len(tracks) > 1:
+        report.vote_method, report.vote_classes = method, classes
     report.samples = outcomes
     if len(tracks) > 1 and chosen is not None:
         report.agreement = outcomes[chosen.sample].votes / len(tracks)
@@ -238,6 +291,10 @@ def _conclude(report: Report, tracks: list[Track]) -> Report:
     report.code = generate_code(formulation)
     if chosen.feedback:
         report.error = "unresolved after all rounds: " + " | ".join(chosen.feedback)
+    if options.alternatives and chosen.alternatives:
+        report.alternatives = solve_alternatives(
+            formulation, chosen.alternatives, result.termination.value if result else None,
+            result.objective if result else None, options.solver, options.time_limit)
     return report
 
 
@@ -249,11 +306,40 @@ def sample_outcome(track: Track) -> SampleOutcome:
                          objective=result.objective if result else None, issues=track.issues)
 
 
+def choose_answer(tracks: list[Track], outcomes: list[SampleOutcome], options: PipelineOptions
+                  ) -> tuple[Track | None, str, list[VoteClass]]:
+    """(the track whose answer is given, the vote's method, its classes): the only track,
+    or the vote's choice by equivalence or by objective value (`options.vote`)."""
+    if len(tracks) > 1 and options.vote == "equivalence":
+        formulations = [(t.best or (t.formulation, t.result))[0] for t in tracks]
+        classes = equivalence_classes(outcomes, formulations, options.vote_budget)
+        return vote_by_classes(tracks, outcomes, classes), "equivalence", classes
+    return vote(tracks, outcomes), "objective", objective_classes(outcomes)
+
+
+def vote_by_classes(tracks: list[Track], outcomes: list[SampleOutcome],
+                    classes: list[VoteClass]) -> Track | None:
+    """The largest class (votes = class sizes); within it, the answer most of its members
+    give (equivalent models may differ in scale), ties to the fewest issues."""
+    size = {sample: group.size for group in classes for sample in group.samples}
+    for outcome in outcomes:
+        outcome.votes = size.get(outcome.sample, 0)
+    group = choose_class(classes, outcomes)
+    if group is None:
+        return tracks[0] if tracks else None
+    members = [o for o in outcomes if o.sample in group.samples]
+    keys = {o.sample: vote_key(o) for o in members}
+    same = {o.sample: sum(same_answer(keys[o.sample], keys[m.sample]) for m in members)
+            for o in members}
+    best = max(members, key=lambda o: (same[o.sample], -o.issues, -o.sample))
+    return tracks[best.sample]
+
+
 def vote(tracks: list[Track], outcomes: list[SampleOutcome]) -> Track | None:
     """Majority of objective values (relative 1e-6); ties broken by fewest issues."""
-    keys = [_vote_key(o) for o in outcomes]
+    keys = [vote_key(o) for o in outcomes]
     for outcome, key in zip(outcomes, keys):
-        outcome.votes = sum(1 for other in keys if other is not None and _same(key, other))
+        outcome.votes = sum(1 for other in keys if other is not None and same_answer(key, other))
     candidates = [o for o, k in zip(outcomes, keys) if k is not None]
     if not candidates:
         return tracks[0] if tracks else None
@@ -261,20 +347,66 @@ def vote(tracks: list[Track], outcomes: list[SampleOutcome]) -> Track | None:
     return tracks[best.sample]
 
 
-def _vote_key(outcome: SampleOutcome):
-    if outcome.termination is None:
-        return None
-    if outcome.objective is not None and outcome.termination == Termination.optimal.value:
-        return ("optimal", outcome.objective)
-    return (outcome.termination, None)
+# -- the semantic review -------------------------------------------------------------
+
+def review_round(problem: str, tracks: list[Track], llm: LLMBackend, options: PipelineOptions,
+                 round_number: int, note: Progress | None = None, facts: bool = True) -> None:
+    """Review every track that has just solved cleanly (once each): fact coverage first
+    (unless `facts` is False), then the LLM. Findings become the track's feedback for the
+    next repair round."""
+    if not options.reviewing:
+        return
+    due = [t for t in tracks if t.done and wants_review(t.result, t.reviewed, round_number,
+                                                        options.rounds)]
+    asks = [(t, record) for t in due
+            if (record := start_review(problem, t, round_number, facts))]
+    if not asks:
+        return
+    if note is not None:
+        note(f"Reviewing the model against the problem ({len(asks)} sample(s))")
+    requests = [review_request(problem, t.formulation, t.result, structured=options.structured)
+                for t, _ in asks]
+    started = time.perf_counter()
+    try:
+        replies = llm.generate(requests)
+    except LLMError as error:  # the review is advice: the answer stands without it
+        if type(error).__name__ == "BatchPending":
+            raise  # a batch run stops here and resumes once the answers are in
+        for _, record in asks:
+            record.error = f"the review request failed: {error}"
+        return
+    seconds = (time.perf_counter() - started) / len(requests)
+    for (track, record), request, reply in zip(asks, requests, replies):
+        finish_review(track, record, request, reply[0], seconds)
 
 
-def _same(a, b) -> bool:
-    if a[0] != b[0]:
-        return False
-    if a[1] is None or b[1] is None:
-        return a[1] is None and b[1] is None
-    return abs(a[1] - b[1]) <= 1e-6 * max(1.0, abs(a[1]), abs(b[1]))
+def start_review(problem: str, track: Track, round_number: int,
+                 facts: bool = True) -> ReviewRecord | None:
+    """The coverage half of a track's review; returns the record still to send to the LLM,
+    or None when coverage found something to repair first."""
+    result = track.result
+    if track.prereview is None:
+        track.prereview = sample_outcome(track)
+    if facts and not track.covered:
+        track.covered = True
+        record = coverage_review(problem, track.formulation, result, round_number)
+        track.attempts[-1].review = record
+        if record.feedback:
+            track.feedback = list(record.feedback)
+            return None
+    else:
+        record = ReviewRecord(round=round_number, termination=result.termination.value,
+                              objective=result.objective)
+        track.attempts[-1].review = record
+    track.reviewed = True
+    return record
+
+
+def finish_review(track: Track, record: ReviewRecord, request: LLMRequest,
+                  response: LLMResponse, seconds: float) -> None:
+    read_review(record, request, response, seconds)
+    if record.feedback:
+        track.feedback = list(record.feedback)
 
 
 def generate_code(formulation: Formulation) -> str:

@@ -15,10 +15,10 @@ import numpy as np
 from nl2opt.formulation.arrays import ArrayModel, format_label
 from nl2opt.formulation.model import Sense
 from nl2opt.solvers.base import SolveOptions
+from nl2opt.solvers.conflict import IIS_FROM_LP_IRREDUCIBLE, without_integrality
 from nl2opt.solvers.result import Termination
 
 MAX_ITEMS = 8
-IIS_FROM_LP_IRREDUCIBLE = 2 | 4  # kIisStrategyFromLp | kIisStrategyIrreducible
 _IIS_BOUND_IN = {2: "lower", 3: "upper", 4: "both"}
 
 
@@ -56,13 +56,7 @@ def explain_infeasible(model: ArrayModel, options: SolveOptions | None = None) -
 def _relaxation(model: ArrayModel, options: SolveOptions):
     from nl2opt.solvers.highs_direct import build_highs
 
-    return build_highs(_without_integrality(model), options)
-
-
-def _without_integrality(model: ArrayModel) -> ArrayModel:
-    from dataclasses import replace
-
-    return replace(model, integrality=np.zeros_like(model.integrality), quadratic=None)
+    return build_highs(without_integrality(model), options)
 
 
 def _iis_lines(model: ArrayModel, highs) -> list[str]:
