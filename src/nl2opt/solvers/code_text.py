@@ -68,7 +68,8 @@ def comment(line: str, note: str) -> str:
 
 
 def docstring_text(text: str) -> str:
-    return visible(text).replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    # Escaped last: the escapes stay escape sequences of the docstring (`\x00`).
+    return visible(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip())
 
 
 def paragraph(text: str) -> str:
