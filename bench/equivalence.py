@@ -1,10 +1,13 @@
 """Accuracy of equivalence checking: LLM-free mapping vs two baselines (no LLM).
 
-    python bench/equivalence.py [--suite generated|formulationbench|all] [--data DIR]
+    python bench/equivalence.py [--suite generated|dropped|formulationbench|all] [--data DIR]
 
 (a) generated: every examples/*.json through every transformation of
     nl2opt.equivalence.transforms (labelled equivalent / not equivalent);
-(b) formulationbench: the FormulationBench pairs staged at DATA (default
+(b) dropped: hard negatives, each synthesis family's default instance against itself
+    with all its constraints, or one constraint family, dropped (kept where that
+    changes the optimal value or status);
+(c) formulationbench: the FormulationBench pairs staged at DATA (default
     /work/shared/datasets/equivaformulation/formulationbench_substitute). Its
     formulations carry gurobipy snippets; each is assembled into a script, run in
     the sandbox (gurobipy must be installed) and exported as MPS. Formulations whose
@@ -60,6 +63,37 @@ def generated_cases(root: str):
             cases.append((name, variant.transform, variant.equivalent, formulation,
                           variant.model))
     return cases, skipped
+
+
+def dropped_cases():
+    """Hard negatives: each synthesis family's default instance against itself with all
+    its constraints, or one constraint family, dropped, where that changes the optimal
+    value or status (a map fixed to the optimum could still carry optimum to optimum)."""
+    from nl2opt.synthesis.families import FAMILIES
+
+    cases, skipped = [], []
+    for family in FAMILIES:
+        base = family.generate({}, 0)
+        try:
+            reference = solve(from_formulation(base))
+        except Nl2OptError as exc:
+            skipped.append((family.name, f"not an LP/MILP/QP instance ({type(exc).__name__})"))
+            continue
+        for dropped in [None, *dict.fromkeys(c.name for c in base.constraints)]:
+            kept = [c for c in base.constraints if dropped is not None and c.name != dropped]
+            variant = base.model_copy(update={"constraints": kept})
+            if not _same_outcome(reference, solve(from_formulation(variant))):
+                kind = "all constraints dropped" if dropped is None else "one family dropped"
+                cases.append((f"{family.name} -{dropped or 'all'}", kind, False, base, variant))
+    return cases, skipped
+
+
+def _same_outcome(a, b) -> bool:
+    if a.status != b.status:
+        return False
+    if a.objective is None or b.objective is None:
+        return a.objective == b.objective
+    return abs(a.objective - b.objective) <= 1e-6 * max(1.0, abs(a.objective))
 
 
 # --- FormulationBench -------------------------------------------------------------------
@@ -212,7 +246,7 @@ def print_table(title: str, results, skipped) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("generated", "formulationbench", "all"),
+    parser.add_argument("--suite", choices=("generated", "dropped", "formulationbench", "all"),
                         default="all")
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--verbose", action="store_true", help="print each pair as it runs")
@@ -221,6 +255,10 @@ def main(argv=None) -> None:
     if args.suite in ("generated", "all"):
         cases, skipped = generated_cases(root)
         print_table("Generated suite (examples/*.json x transformations)", run(cases, args.verbose), skipped)
+    if args.suite in ("dropped", "all"):
+        cases, skipped = dropped_cases()
+        print_table("Hard negatives (synthesis families with constraints dropped)",
+                    run(cases, args.verbose), skipped)
     if args.suite in ("formulationbench", "all"):
         if not os.path.isdir(args.data):
             print(f"\nFormulationBench data not found at {args.data}; skipped", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Emitted Pyomo scripts are readable, valid Python, and solve to nl2opt's own answer."""
 
 import ast
+import json
 import math
 import subprocess
 import sys
@@ -180,3 +181,73 @@ def test_names_that_collide_with_python_or_pyomo_are_guarded(tmp_path):
 def test_solver_override(bakery, tmp_path, solver):
     script = assert_same_answer(bakery, tmp_path, solver=solver)
     assert f"pyo.SolverFactory({solver!r})" in script
+
+
+# Python keywords and builtins, names the script uses, Pyomo block attributes, free text.
+AWKWARD_NAMES = ["return", "lambda", "sum", "range", "model", "m", "pyo", "print", "value",
+                 "list", "float", "index", "var", "solver", "results", "objective", "name",
+                 "clone", "component", "None", "True", "class", "match", "_", "max hours",
+                 "1st", "", "café", "x", "objective_rule", "c_rule", "__init__", "__class__"]
+_RUN_ALL = """import contextlib, io, json, runpy, sys
+last = []
+for path in sys.argv[1:]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(path, run_name="__main__")
+    last.append([l for l in out.getvalue().splitlines() if l.startswith("OBJECTIVE = ")])
+print(json.dumps(last))
+"""
+
+
+def _awkward_model(set_name="I", param="cap", variable="x", index="i", constraint="c"):
+    return formulation(
+        sets=[{"name": set_name, "range": [1, 2]}],
+        parameters=[{"name": param, "index": [set_name], "values": {"1": 2, "2": 3}},
+                    {"name": "c_rule", "value": 1}],
+        variables=[{"name": variable, "index": [set_name], "upper": 10}],
+        objective=f"sum({variable}[{index}] for {index} in {set_name})", sense="maximize",
+        constraints=[{"name": constraint, "forall": [f"{index} in {set_name}"],
+                      "expression": f"{variable}[{index}] <= {param}[{index}] + c_rule"},
+                     {"name": constraint + " total",
+                      "expression": f"1 <= sum({variable}[j] for j in {set_name}) <= 6"}])
+
+
+def test_every_name_check_accepts_gives_a_script_that_runs(tmp_path):
+    """Reproduction: a constraint named `return` gave `m.return = ...`, a SyntaxError. Any
+    name `check` accepts, in any role, must give a valid script with the same answer (6)."""
+    from nl2opt.formulation.validate import errors_only, validate
+
+    paths = []
+    for name in AWKWARD_NAMES:
+        for role in ("set_name", "param", "variable", "index", "constraint"):
+            try:
+                model = _awkward_model(**{role: name})
+            except ValueError:
+                continue  # the schema refuses it
+            if errors_only(validate(model, compile_check=False)):
+                continue  # check refuses it, with a located message
+            paths.append(tmp_path / f"script_{len(paths)}.py")
+            paths[-1].write_text(emit_pyomo_script(model), encoding="utf-8")
+    assert len(paths) >= len(AWKWARD_NAMES)  # every name is accepted at least somewhere
+    done = subprocess.run([sys.executable, "-c", _RUN_ALL, *map(str, paths)], cwd=tmp_path,
+                          check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [["OBJECTIVE = 6.0"]] * len(paths)
+
+
+def test_descriptions_with_control_characters_or_quotes_give_a_valid_script(tmp_path):
+    texts = ['a """ b', "ends with \\", 'x\n"""\nimport os', "nul \x00 byte", "lone \ud800",
+             "\\N{bad}"]
+    for text in texts:
+        model = formulation(
+            sets=[{"name": "I", "range": [1, 2], "description": text}],
+            parameters=[{"name": "cap", "index": ["I"], "values": {"1": 2, "2": 3},
+                         "description": text, "unit": text}],
+            variables=[{"name": "x", "index": ["I"], "upper": 10, "description": text}],
+            objective="sum(x[i] for i in I)", sense="maximize",
+            constraints=[{"name": text, "forall": ["i in I"], "expression": "x[i] <= cap[i]",
+                          "description": text}])
+        model = model.model_copy(update={"name": text, "description": text})
+        script = assert_same_answer(model, tmp_path)
+        imports = [n for n in ast.parse(script).body if isinstance(n, ast.Import)]
+        assert "\x00" not in script and [i.names[0].name for i in imports] == ["pyomo.environ"]

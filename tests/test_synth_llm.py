@@ -177,10 +177,10 @@ def test_batch_runs_stop_cleanly_and_resume_without_asking_twice(tmp_path):
     assert cycles == 6
 
 
-def test_a_model_without_its_constraints_is_rejected_even_if_the_checker_maps_it():
-    """Reproduction: `nl2opt.equivalent` certifies a transportation model and the same
-    model without constraints as equivalent (a fitted map shifts the matched columns
-    onto the empty model's all-zero optimum). The pair must still be rejected."""
+def test_a_model_without_its_constraints_is_rejected_by_the_checker():
+    """Reproduction: `nl2opt.equivalent` certified a transportation model and the same
+    model without constraints as equivalent (a fitted map shifted the matched columns
+    onto the empty model's all-zero optimum). The checker now refutes the pair."""
     import nl2opt
     from nl2opt.synthesis.families import get_family
 
@@ -190,7 +190,21 @@ def test_a_model_without_its_constraints_is_rejected_even_if_the_checker_maps_it
     verdict = verify_pair(VerifyJob("t", source.to_dict(), empty.to_dict(), ".", "optimal",
                                     label, "optimal", 0.0))
     assert not verdict.accepted and verdict.stage == "verify"
-    assert f"recovered optimal 0 vs label optimal {label:.10g} differ" in verdict.reason
+    assert verdict.equivalence == "not_equivalent", verdict.reason
+
+
+def test_an_equivalent_verdict_must_also_reproduce_the_label(monkeypatch):
+    """Should the checker certify a wrong pair, acceptance still needs the label."""
+    from nl2opt.synthesis import verify
+    from nl2opt.synthesis.families import get_family
+
+    monkeypatch.setattr(verify, "_equivalence", lambda job: ("equivalent", "a fitted map"))
+    source = get_family("transportation").generate({}, 0)
+    empty = source.model_copy(update={"constraints": []})
+    verdict = verify_pair(VerifyJob("t", source.to_dict(), empty.to_dict(), ".", "optimal",
+                                    290.0, "optimal", 0.0))
+    assert not verdict.accepted and verdict.stage == "verify"
+    assert "recovered optimal 0 vs label optimal 290 differ" in verdict.reason
 
 
 def test_isomorphic_models_need_no_solve():

@@ -73,6 +73,14 @@ def test_duplicate_and_reserved_names():
     assert {"duplicate-name", "reserved-name"} <= codes(f)
 
 
+def test_a_name_python_reads_as_another_is_refused():
+    """`ﬁle` (with the ligature) is read by Python, and so by the expression parser and
+    in emitted code, as `file`: two such names would be one name."""
+    f = formulation([{"name": "ﬁle"}, {"name": "file"}], "ﬁle + file")
+    issues = [i for i in validate(f) if i.element == "variable 'ﬁle'"]
+    assert issues and issues[0].code == "bad-name" and "write 'file'" in issues[0].message
+
+
 def test_data_errors_become_issues():
     params = [{"name": "cost", "index": ["P"], "values": {"a": 1, "zzz": 2}}]
     f = formulation([X], "sum(cost[p] * x[p] for p in P)", [], SETS[:1], params)

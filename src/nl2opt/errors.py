@@ -66,3 +66,8 @@ class NotSupportedError(CompileError):
 
 class SolverUnavailableError(Nl2OptError):
     """A requested solver is not installed or cannot run here."""
+
+
+class SolverFailedError(Nl2OptError):
+    """The solver stopped with an error of its own (e.g. SCIP's "error in LP solver!" on
+    numerical trouble). Backends turn it into an `error` result carrying the message."""

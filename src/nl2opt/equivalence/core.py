@@ -25,7 +25,7 @@ from nl2opt.equivalence.solving import (
     solve,
     time_budget,
 )
-from nl2opt.equivalence.verify import status_counterexample, verify_map
+from nl2opt.equivalence.verify import NearOptimal, status_counterexample, verify_map
 
 
 def equivalent(a, b, llm=None, *, samples: int = 4, seed: int = 0,
@@ -98,13 +98,14 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
             samples: int, seed: int, fit_samples: int) -> None:
     samples_a = sample_optima(a, sa, random_directions(a.num_cols, samples, seed + 1))
     samples_b = sample_optima(b, sb, random_directions(b.num_cols, samples, seed + 2))
+    near = NearOptimal([sa, sb], count=2 * samples, seed=seed + 4)
     refuted = None
     for target, source, label, t_opt, s_opt, t_samples, s_samples in (
             (a, b, "B -> A", sa, sb, samples_a, samples_b),
             (b, a, "A -> B", sb, sa, samples_b, samples_a)):
         for candidate in _candidates(target, source, t_opt, s_opt, seed, fit_samples):
             outcome = verify_map(candidate, target, source, t_opt, s_opt, t_samples,
-                                 s_samples)
+                                 s_samples, near)
             report.attempts.append(_attempt(candidate, label, outcome))
             if outcome.passed:
                 _certify(report, candidate, target, source, label, outcome)
@@ -119,7 +120,7 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
                 report.attempts.append(Attempt(origin="llm", direction="B -> A",
                                                complete=False, passed=False, note=note))
                 continue
-            outcome = verify_map(candidate, a, b, sa, sb, samples_a, samples_b)
+            outcome = verify_map(candidate, a, b, sa, sb, samples_a, samples_b, near)
             report.attempts.append(_attempt(candidate, "B -> A", outcome))
             if outcome.passed:
                 _certify(report, candidate, a, b, "B -> A", outcome)

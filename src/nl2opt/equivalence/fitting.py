@@ -19,40 +19,58 @@ import scipy.sparse as sp
 
 from nl2opt.equivalence.instance import InstanceModel
 from nl2opt.equivalence.maps import AffineMap
-from nl2opt.equivalence.solving import Solution, optimal_face, solve
+from nl2opt.equivalence.solving import (
+    Solution,
+    distinct,
+    near_optimal_width,
+    optimal_face,
+    solve,
+)
 
 RESIDUAL_TOLERANCE = 1e-6
+# Samples closer than this (relative) are one point: solves on an optimal face wobble
+# by about 1e-7, and a fit to that wobble would be a fit to noise.
+DISTINCT_TOLERANCE = 10 * RESIDUAL_TOLERANCE
 
 
 def paired_samples(target: InstanceModel, source: InstanceModel, target_optimum: Solution,
                    source_optimum: Solution, correspondence: dict[int, int], count: int,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(target points, source points) as rows, one pair per steering solve that both
-    models answered; the two optima are the first pair."""
+    models answered; the two optima are the first pair. The solves take turns on the
+    optimal faces, on the near-optimal bands (where columns fixed at the optimum move,
+    so the fit sees how they move) and over the whole feasible sets."""
     xs, ys = [target_optimum.x], [source_optimum.x]
     if not correspondence:
         return np.array(xs), np.array(ys)
     rng = np.random.default_rng(seed)
     pairs = list(correspondence.items())
     scales = _relative_scales(target, source, pairs)
-    faces = ([optimal_face(target, target_optimum.objective)] if not target.has_quadratic
-             else None,
-             [optimal_face(source, source_optimum.objective)] if not source.has_quadratic
-             else None)
+    width = near_optimal_width([target_optimum, source_optimum])
+    regions = [_regions(target, target_optimum, width), _regions(source, source_optimum, width)]
     for k in range(count):
         weights = rng.normal(size=len(pairs))
         cost_t, cost_s = np.zeros(target.num_cols), np.zeros(source.num_cols)
         for (i, j), w, scale in zip(pairs, weights, scales):
             cost_t[i], cost_s[j] = w, w * scale
-        on_face = k % 2 == 0
-        if on_face and (faces[0] is None or faces[1] is None):
+        region = k % 3
+        if regions[0][region] is False or regions[1][region] is False:
             continue
-        x = solve(target, cost=cost_t, extra=faces[0] if on_face else None)
-        y = solve(source, cost=cost_s, extra=faces[1] if on_face else None)
+        x = solve(target, cost=cost_t, extra=regions[0][region])
+        y = solve(source, cost=cost_s, extra=regions[1][region])
         if x.ok and y.ok:
             xs.append(x.x)
             ys.append(y.x)
     return np.array(xs), np.array(ys)
+
+
+def _regions(model: InstanceModel, optimum: Solution, width: float) -> list:
+    """Extra rows for the optimal face, the near-optimal band and the whole feasible set
+    (False where a quadratic objective cannot be pinned by a linear row)."""
+    if model.has_quadratic:
+        return [False, False, None]
+    return [[optimal_face(model, optimum.objective)],
+            [optimal_face(model, optimum.objective, slack=width)], None]
 
 
 def _relative_scales(target: InstanceModel, source: InstanceModel,
@@ -76,7 +94,7 @@ def fit_map(base: AffineMap, xs: np.ndarray, ys: np.ndarray, matched_source: set
     defined = base.defined.copy()
     matrix = base.matrix.tocsr()
     free_source = [j for j in range(ys.shape[1]) if j not in matched_source]
-    distinct = len({tuple(np.round(row, 9)) for row in ys})
+    points = _count_distinct(ys)
     for i in range(xs.shape[1]):
         if defined[i] and _exact(matrix[i] @ ys.T + shift[i], xs[:, i]):
             row = matrix[i].tocoo()
@@ -88,7 +106,8 @@ def fit_map(base: AffineMap, xs: np.ndarray, ys: np.ndarray, matched_source: set
             # A matched column may be rescaled or shifted (x = a*y + b, a substitution),
             # never rebuilt from other columns: that would fit coincidences.
             partner = int(matrix[i].indices[0])
-            scaled = None if distinct < 3 else _scaled_partner(xs[:, i], ys[:, partner], target, source, i, partner)
+            scaled = None if points < 3 else _scaled_partner(xs[:, i], ys[:, partner], target,
+                                                             source, i, partner)
             if scaled is not None:
                 rows.append(i)
                 cols.append(partner)
@@ -106,6 +125,9 @@ def fit_map(base: AffineMap, xs: np.ndarray, ys: np.ndarray, matched_source: set
             fitted = _fit_column(xs[:, i], ys, tier) if tier else None
             if fitted is not None:
                 break
+        if defined[i] and fitted is not None and not fitted[0] and \
+                _count_distinct(ys[:, [partner]]) > 1:
+            fitted = None  # a constant would drop a partner that moves
         defined[i] = fitted is not None
         if fitted is None:
             continue
@@ -123,13 +145,17 @@ def _scaled_partner(values, partner_values, target, source, i: int, j: int):
     y's column s times x's), which also works when the samples never move x_i."""
     if target is None or source is None:
         return None
-    if len({tuple(np.round(v, 9)) for v in np.column_stack([values, partner_values])}) < 2:
+    if _count_distinct(np.column_stack([values, partner_values])) < 2:
         return None  # one point fits any offset: no evidence
     [scale] = _relative_scales(target, source, [(i, j)])
     offset = float(np.mean(values - scale * partner_values))
     if _exact(scale * partner_values + offset, values):
         return scale, offset
     return None
+
+
+def _count_distinct(rows: np.ndarray) -> int:
+    return len(distinct(list(rows), DISTINCT_TOLERANCE))
 
 
 def _exact(predicted, actual) -> bool:
@@ -141,12 +167,13 @@ def _exact(predicted, actual) -> bool:
 def _fit_column(values: np.ndarray, ys: np.ndarray, candidates: list[int]):
     """(support, coefficients, constant) with values = ys[:, support] @ coefs + constant,
     exact and over-determined, preferring one source column; None when there is none."""
-    distinct = len({tuple(np.round(row, 9)) for row in ys})
-    if distinct < 3:
+    points = _count_distinct(ys)
+    if points < 3:
         return None
     if np.ptp(values) <= RESIDUAL_TOLERANCE * (1 + np.max(np.abs(values))):
         return [], [], float(values.mean())
-    varying = [j for j in candidates if np.ptp(ys[:, j]) > 1e-9]
+    varying = [j for j in candidates
+               if np.ptp(ys[:, j]) > DISTINCT_TOLERANCE * (1 + np.max(np.abs(ys[:, j])))]
     for j in varying:  # a single source column: values = a * y_j + b
         design = np.column_stack([ys[:, j], np.ones(len(values))])
         solution, *_ = np.linalg.lstsq(design, values, rcond=None)
@@ -156,7 +183,7 @@ def _fit_column(values: np.ndarray, ys: np.ndarray, candidates: list[int]):
         return None
     design = np.column_stack([ys[:, varying], np.ones(len(values))])
     rank = np.linalg.matrix_rank(design)
-    if distinct < rank + 1:
+    if points < rank + 1:
         return None
     solution, *_ = np.linalg.lstsq(design, values, rcond=None)
     if not _exact(design @ solution, values):

@@ -5,8 +5,9 @@ at once, so colours are comparable across them. Columns start coloured by
 integrality, bounds and objective coefficient, rows by their kind and right-hand
 side; each round a node's colour becomes its colour plus the multiset of
 (neighbour colour, coefficient). In `canonical` mode the objective is scaled to
-unit size and minimize/maximize is folded in, and `>=` rows are written as
-`<=`, so renaming plus objective scaling still matches. Ties left after
+unit size and minimize/maximize is folded in, and rows are written one way
+(`canonical_rows`: `>=` as `<=`, scaled to a largest |coefficient| of 1), so
+renaming plus objective or row scaling still matches. Ties left after
 refinement (symmetric variables) are broken by individualization: give one pair
 of same-coloured columns a fresh colour and refine again.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import scipy.sparse as sp
 
 from nl2opt.equivalence.instance import InstanceModel
 
@@ -56,18 +58,46 @@ def _num(value: float) -> str:
     return "inf" if value == np.inf else "-inf" if value == -np.inf else f"{value:.9g}"
 
 
+def canonical_rows(matrix, row_lower: np.ndarray, row_upper: np.ndarray):
+    """The rows written one way: a `>=` row as a `<=` row, each row divided by its
+    largest |coefficient|, and a two-sided row (an equation or a range) or its negation,
+    whichever reads first. Scaling a row by a nonzero constant does not change the
+    model, so `2x + 2y <= 4`, `x + y <= 2` and `-x - y >= -2` look alike."""
+    matrix = matrix.tocsr()
+    largest = abs(matrix).max(axis=1).toarray().ravel() if matrix.nnz else \
+        np.zeros(matrix.shape[0])
+    sign = np.where(np.isfinite(row_lower) & ~np.isfinite(row_upper), -1.0, 1.0)
+    for r in np.flatnonzero(np.isfinite(row_lower) & np.isfinite(row_upper)):
+        sign[r] = _reading_sign(matrix.data[matrix.indptr[r]:matrix.indptr[r + 1]],
+                                row_lower[r], row_upper[r], largest[r])
+    factor = sign / np.where(largest > 0, largest, 1.0)
+    lower, upper = row_lower * factor, row_upper * factor
+    return (sp.diags(factor) @ matrix).tocsr(), np.where(sign < 0, upper, lower), \
+        np.where(sign < 0, lower, upper)
+
+
+def _reading_sign(coefficients: np.ndarray, lower: float, upper: float, largest: float
+                  ) -> float:
+    """1.0 or -1.0: which of a two-sided row and its negation reads first (coefficients
+    sorted, so the choice does not depend on the order of the columns)."""
+    scale = largest if largest > 0 else 1.0
+
+    def reading(sign: float) -> tuple:
+        values = sorted(float(_num(sign * c / scale)) for c in coefficients)
+        bounds = sorted((sign * lower / scale, sign * upper / scale))
+        return (values, [float(_num(b)) for b in bounds])
+
+    return -1.0 if reading(-1.0) < reading(1.0) else 1.0
+
+
 class _Graph:
     """A model as coloured bipartite adjacency lists."""
 
     def __init__(self, model: InstanceModel, canonical: bool) -> None:
         matrix = model.matrix.tocsr().copy()
         row_lower, row_upper = model.row_lower.copy(), model.row_upper.copy()
-        if canonical:  # a >= row becomes a <= row
-            flip = np.isfinite(row_lower) & ~np.isfinite(row_upper)
-            signs = np.where(flip, -1.0, 1.0)
-            matrix = (matrix.multiply(signs.reshape(-1, 1))).tocsr()
-            row_lower, row_upper = np.where(flip, -row_upper, row_lower), \
-                np.where(flip, -row_lower, row_upper)
+        if canonical:
+            matrix, row_lower, row_upper = canonical_rows(matrix, row_lower, row_upper)
         objective = model.objective.astype(float).copy()
         if canonical:
             if model.maximize:

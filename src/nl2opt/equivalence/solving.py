@@ -19,6 +19,9 @@ import scipy.sparse as sp
 from nl2opt.equivalence.instance import InstanceModel
 
 FACE_TOLERANCE = 1e-9
+# Width of the near-optimal band, as a fraction of the larger optimal value (at least 1):
+# wide enough to reach other vertices, so a map that holds on the optimum only shows.
+NEAR_OPTIMAL_FRACTION = 0.1
 # Wall-clock deadline (time.monotonic) shared by every solve of one comparison.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline",
                                                                        default=None)
@@ -160,6 +163,28 @@ def sample_optima(model: InstanceModel, base: Solution, directions: list[np.ndar
         if found.ok:
             points.append(found.x)
     return distinct(points)
+
+
+def near_optimal_width(optima: list[Solution]) -> float:
+    """The band above the optimum (same for both models of a comparison) in which
+    near-optimal points are drawn."""
+    largest = max([abs(s.objective) for s in optima if s.objective is not None], default=0.0)
+    return NEAR_OPTIMAL_FRACTION * max(1.0, largest)
+
+
+def sample_near_optimal(model: InstanceModel, base: Solution, width: float,
+                        directions: list[np.ndarray], time_limit: float = 30.0
+                        ) -> tuple[list[np.ndarray], bool]:
+    """Feasible points whose objective is at most `width` worse than the optimum, one
+    per cost direction (unbounded directions give none), and whether every solve
+    finished. None for quadratic objectives: the band would need a quadratic row."""
+    if model.has_quadratic:
+        return [], True
+    band = optimal_face(model, base.objective, slack=width)
+    found = [solve(model, cost=d, extra=[band], time_limit=time_limit) for d in directions]
+    finished = all(f.status in ("optimal", "unbounded", "infeasible_or_unbounded")
+                   for f in found)
+    return distinct([f.x for f in found if f.ok]), finished
 
 
 def distinct(points: list[np.ndarray], tol: float = 1e-7) -> list[np.ndarray]:

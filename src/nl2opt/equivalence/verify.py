@@ -11,6 +11,16 @@ For a map g from the source model's variables to the target's:
 Both must hold for every sample. A failure gives a concrete counterexample in
 user names. Samples are drawn independently of how the map was found, so a map
 fitted to (or guessed for) a few points cannot pass by coincidence.
+
+Optima alone cannot tell a reformulation from a coincidence: when both models
+have a single optimum, *any* map sending one onto the other passes (a model and
+the same model without constraints, with matched columns shifted by the optimum).
+So a map that passes on optima must also hold on *near-optimal* points (objective
+within a band above the optimum): each one of the source maps to a feasible point
+of the target, and each one of the target is the image of a feasible point of the
+source. A failure there withdraws the certificate without refuting equivalence
+(EquivaMap's definition speaks of optima only), so it is a note, not a
+counterexample.
 """
 
 from __future__ import annotations
@@ -22,7 +32,14 @@ import scipy.sparse as sp
 
 from nl2opt.equivalence.instance import InstanceModel
 from nl2opt.equivalence.maps import AffineMap
-from nl2opt.equivalence.solving import ExtraRows, Solution, solve
+from nl2opt.equivalence.solving import (
+    ExtraRows,
+    Solution,
+    near_optimal_width,
+    random_directions,
+    sample_near_optimal,
+    solve,
+)
 
 OBJECTIVE_TOLERANCE = 1e-6
 FEASIBILITY_TOLERANCE = 1e-6
@@ -41,11 +58,30 @@ def objective_matches(value: float, optimum: float) -> bool:
     return abs(value - optimum) <= OBJECTIVE_TOLERANCE * max(1.0, abs(optimum))
 
 
+class NearOptimal:
+    """Near-optimal points of the models of one comparison, drawn on first use."""
+
+    def __init__(self, optima: list[Solution], count: int = 8, seed: int = 0) -> None:
+        self.width = near_optimal_width(optima)
+        self.count, self.seed = count, seed
+        self._drawn: dict[int, tuple[InstanceModel, list[np.ndarray], bool]] = {}
+
+    def points(self, model: InstanceModel, optimum: Solution) -> tuple[list[np.ndarray], bool]:
+        """(points, whether every solve finished) for `model`."""
+        if id(model) not in self._drawn:
+            directions = random_directions(model.num_cols, self.count,
+                                           self.seed + len(self._drawn))
+            self._drawn[id(model)] = (model, *sample_near_optimal(model, optimum, self.width,
+                                                                  directions))
+        return self._drawn[id(model)][1:]
+
+
 def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                target_optimum: Solution, source_optimum: Solution,
-               target_samples: list[np.ndarray], source_samples: list[np.ndarray]
-               ) -> Verification:
-    """Check soundness on `source_samples` and coverage of `target_samples`."""
+               target_samples: list[np.ndarray], source_samples: list[np.ndarray],
+               near: NearOptimal | None = None) -> Verification:
+    """Check soundness on `source_samples`, coverage of `target_samples`, then both on
+    near-optimal points (`near`: shared between the candidates of one comparison)."""
     if not mapping.complete:
         missing = [target.names[k] for k in np.flatnonzero(~mapping.defined)][:5]
         note = (f"the map leaves {int((~mapping.defined).sum())} variable(s) of "
@@ -70,7 +106,45 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
             result.passed = False
             result.counterexample = problem
             return result
+    near = near or NearOptimal([target_optimum, source_optimum])
+    (source_points, source_done), (target_points, target_done) = \
+        near.points(source, source_optimum), near.points(target, target_optimum)
+    note = near_optimal_problem(mapping, target, source, source_points, target_points)
+    if note is None and not (source_done and target_done):
+        note = ("some near-optimal points could not be drawn (a solve failed or hit the "
+                "time limit), so the map is checked on the optima only")
+    if note is not None:
+        result.passed = False
+        result.notes.append(note)
     return result
+
+
+def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                         source_points: list[np.ndarray], target_points: list[np.ndarray]
+                         ) -> str | None:
+    """None if near-optimal points of the source map to feasible points of the target and
+    near-optimal points of the target are images of feasible points of the source."""
+    for y in source_points:
+        problems = target.violations(mapping.apply(y), FEASIBILITY_TOLERANCE)
+        if problems:
+            return (f"a near-optimal point of {source.source} maps to a point infeasible in "
+                    f"{target.source} ({problems[0]}): the map holds on the optima only")
+    for x in target_points:  # a feasibility question: no objective
+        found = solve(source, cost=np.zeros(source.num_cols), extra=[_pinned(mapping, x)])
+        if found.status == "infeasible":
+            return (f"a near-optimal point of {target.source} is the image of no feasible "
+                    f"point of {source.source}: the map holds on the optima only")
+        if found.status != "optimal":
+            return (f"checking a near-optimal point of {target.source} failed "
+                    f"({found.status} {found.message})")
+    return None
+
+
+def _pinned(mapping: AffineMap, x: np.ndarray) -> ExtraRows:
+    """The rows g(y) = x, within the feasibility tolerance."""
+    wanted = x - mapping.shift
+    width = FEASIBILITY_TOLERANCE * (1.0 + np.abs(wanted))
+    return ExtraRows(sp.csr_matrix(mapping.matrix), wanted - width, wanted + width)
 
 
 def soundness_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
@@ -96,11 +170,7 @@ def soundness_problem(mapping: AffineMap, target: InstanceModel, source: Instanc
 def coverage_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                      source_optimum: Solution, x: np.ndarray) -> dict | None:
     """None if some optimum y of the source has g(y) = x, else a counterexample."""
-    rows = sp.csr_matrix(mapping.matrix)
-    wanted = x - mapping.shift
-    width = FEASIBILITY_TOLERANCE * (1.0 + np.abs(wanted))
-    pinned = ExtraRows(rows, wanted - width, wanted + width)
-    found = solve(source, extra=[pinned])
+    found = solve(source, extra=[_pinned(mapping, x)])
     if found.ok and objective_matches(found.objective, source_optimum.objective):
         return None
     if found.status not in ("optimal", "infeasible"):

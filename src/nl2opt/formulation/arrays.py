@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from nl2opt.errors import CompileError, FormulationError
 from nl2opt.formulation import expr as E
+from nl2opt.formulation.bounds import position_names, readable_bound
 from nl2opt.formulation.data import ModelData, resolve_data
 from nl2opt.formulation.evaluate import Evaluator, NonlinearTerm, VariableLayout
 from nl2opt.formulation.model import Formulation, Sense, VarType
@@ -147,9 +148,9 @@ def _columns(formulation: Formulation, parsed: ParsedFormulation, data: ModelDat
     for variable, bounds in zip(formulation.variables, parsed.variables):
         layout = layouts[variable.name]
         block = slice(layout.offset, layout.offset + layout.size)
-        frame = product_frame([(s.name, s) for s in layout.sets])
-        lower[block] = _bound(bounds.lower, -INF, frame, data, layouts, variable.index)
-        upper[block] = _bound(bounds.upper, INF, frame, data, layouts, variable.index)
+        frame = product_frame(list(zip(position_names(variable.index), layout.sets)))
+        lower[block] = _bound(bounds.lower, -INF, frame, data, layouts, variable)
+        upper[block] = _bound(bounds.upper, INF, frame, data, layouts, variable)
         if variable.type is VarType.binary:
             lower[block] = np.maximum(lower[block], 0.0)
             upper[block] = np.minimum(upper[block], 1.0)
@@ -158,15 +159,12 @@ def _columns(formulation: Formulation, parsed: ParsedFormulation, data: ModelDat
     return lower, upper, integrality
 
 
-def _bound(bound, missing: float, frame: Frame, data: ModelData, layouts, index: list[str]):
+def _bound(bound, missing: float, frame: Frame, data: ModelData, layouts, variable):
     if bound is None:
         return missing
     if isinstance(bound, float):
         return bound
-    tree = bound.tree
-    # A bare indexed parameter over the variable's own sets applies element-wise.
-    if isinstance(tree, E.Name) and tree.id in data.params and data.params[tree.id].index:
-        tree = E.Index(tree.id, tuple(E.Name(s) for s in index), tree.span)
+    tree = readable_bound(bound, variable.name, variable.index, data.params)
     value = Evaluator(data, layouts, bound.element, bound.text).numeric(tree, frame)
     if not isinstance(value, Const):
         raise CompileError(f"{bound.element}: a bound must not involve decision variables; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import unicodedata
 from collections import Counter
 from enum import Enum
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from nl2opt.errors import CompileError, DataError, ExpressionError, ModelTooLargeError
 from nl2opt.formulation import expr as E
+from nl2opt.formulation.bounds import bound_reading_problem, element_bound, position_names
 from nl2opt.formulation.classify import degree
 from nl2opt.formulation.data import ModelData, SetData
 from nl2opt.formulation.finite import NonFinite, literal_problems, nonlinear_data_problems
@@ -122,6 +124,9 @@ def _name_problem(name: str) -> tuple[str, str] | None:
         return "reserved-name", f"'{name}' is a reserved word or function; rename it"
     if name.startswith("__"):
         return "bad-name", _DUNDER
+    if not name.isascii() and unicodedata.normalize("NFKC", name) != name:
+        read = unicodedata.normalize("NFKC", name)
+        return "bad-name", f"Python reads '{name}' as '{read}'; write '{read}'"
     return None
 
 
@@ -174,10 +179,20 @@ class _ScopeChecker:
                 self.check(constraint.where, scope, condition=True)
             self.check(constraint.relation, scope)
         for variable in parsed.variables:
-            scope = {s: s for s in self.variables[variable.name]}
+            index = self.variables[variable.name]
+            scope = dict(zip(position_names(index), index))
             for bound in (variable.lower, variable.upper):
                 if isinstance(bound, ParsedText):
-                    self.check(bound, scope, condition=True, what="a bound")
+                    self._bound(bound, variable.name, index, scope)
+
+    def _bound(self, bound: ParsedText, variable: str, index: list[str], scope: dict) -> None:
+        problem = bound_reading_problem(bound.tree, variable, index, self.params)
+        if problem:
+            self._error(problem[0], bound.element, problem[1])
+            return
+        self.element = bound.element
+        self._visit(element_bound(bound.tree, index, self.params), dict(scope), True,
+                    "a bound")
 
     def _bind(self, index_name: str, set_name: str, scope: dict, element: str) -> None:
         if set_name not in self.sets:

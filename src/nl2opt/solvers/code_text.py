@@ -48,8 +48,17 @@ def wrap_items(items: list[str], brackets: str, width: int = 96) -> str:
     return open_ + "\n" + "\n".join(lines) + "\n" + close
 
 
+def visible(text: str) -> str:
+    """`text` with characters Python source cannot hold as they are (NUL, other control
+    characters, lone surrogates) written as escapes, for comments and docstrings."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\t\n\r" else
+                   ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def comment(line: str, note: str) -> str:
-    note = " ".join(note.split())
+    note = " ".join(visible(note).split())
     if not note:
         return line
     last = line.rsplit("\n", 1)[-1]
@@ -59,7 +68,8 @@ def comment(line: str, note: str) -> str:
 
 
 def docstring_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    # Escaped last: the escapes stay escape sequences of the docstring (`\x00`).
+    return visible(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip())
 
 
 def paragraph(text: str) -> str:

@@ -13,7 +13,7 @@ import time
 
 import pyomo.environ as pyo
 
-from nl2opt.errors import NotSupportedError
+from nl2opt.errors import NotSupportedError, SolverFailedError
 from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
 from nl2opt.formulation.prepared import prepare
@@ -100,7 +100,11 @@ class _PyomoBackend:
         options = options.clocked()
         solver = self._new_solver(options)
         start = time.perf_counter()
-        results, stopped = self._run(solver, build, options)
+        try:
+            results, stopped = self._run(solver, build, options)
+        except SolverFailedError as failure:
+            return SolveResult(termination=Termination.error, solver=self.name,
+                               solve_seconds=time.perf_counter() - start, message=str(failure))
         termination = self._termination(solver, results)
         if stopped and termination in (Termination.interrupted, Termination.unknown):
             termination = Termination.time_limit
@@ -154,6 +158,8 @@ class _PyomoBackend:
         model.add_component("nl2opt_feasibility_check", pyo.Objective(expr=0.0))
         try:
             check, _ = self._run(self._new_solver(options), build, options)
+        except SolverFailedError:
+            return Termination.infeasible_or_unbounded  # the check itself failed
         finally:
             model.del_component("nl2opt_feasibility_check")
             build.objective.activate()

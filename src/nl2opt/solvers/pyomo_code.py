@@ -19,6 +19,7 @@ import pyomo.environ as pyo
 
 from nl2opt.errors import FormulationError
 from nl2opt.formulation import expr as E
+from nl2opt.formulation.bounds import element_bound, position_names
 from nl2opt.formulation.classify import ProblemClass, classify, degree
 from nl2opt.formulation.data import ModelData, resolve_data
 from nl2opt.formulation.model import Formulation, Parameter, Sense, SetDef, Variable, VarType
@@ -363,10 +364,11 @@ class _Emitter:
                 args.append(f"bounds=({bound_text(lower)}, {bound_text(upper)})")
         else:
             function = self.names.take(f"{variable.name}_bounds")
-            local = {s: self.names.local(s.lower()) for s in variable.index}
+            local = self._position_locals(variable.index)
             source = self.source(local)
+            params = {p.name: p.index for p in self.f.parameters}
             texts = [bound_text(b) if isinstance(b, float | None)
-                     else source.show(self._bound_tree(b.tree, variable), 0)
+                     else source.show(element_bound(b.tree, variable.index, params), 0)
                      for b in (lower, upper)]
             signature = ", ".join([self.m, *local.values()])
             rule = (f"def {function}({signature}):\n"
@@ -375,11 +377,16 @@ class _Emitter:
         line = f"{self.names.component(variable.name)} = pyo.Var({', '.join(args)})"
         return rule + comment(line, variable.description)
 
-    def _bound_tree(self, tree: E.Expr, variable: Variable) -> E.Expr:
-        params = self.data.params
-        if isinstance(tree, E.Name) and tree.id in params and params[tree.id].index:
-            return E.Index(tree.id, tuple(E.Name(s) for s in variable.index))
-        return tree
+    def _position_locals(self, index: list[str]) -> dict[str, str]:
+        """{position name: argument of the bounds function}: n, or n_0 and n_1 over
+        (N, N), never two alike."""
+        local: dict[str, str] = {}
+        for k, (position, set_name) in enumerate(zip(position_names(index), index)):
+            candidate = set_name.lower() if position == set_name else f"{set_name.lower()}_{k}"
+            while self.names.local(candidate) in local.values():
+                candidate += "_"
+            local[position] = self.names.local(candidate)
+        return local
 
     def _objective(self) -> str:
         function = self.names.take("objective_rule")

@@ -18,7 +18,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from nl2opt.errors import CompileError
-from nl2opt.formulation import expr as E
+from nl2opt.formulation.bounds import position_names, readable_bound
 from nl2opt.formulation.data import ModelData, SetData
 from nl2opt.formulation.finite import bound_problem
 from nl2opt.formulation.model import Formulation, Sense, VarType
@@ -129,10 +129,11 @@ def _add_variable(build: PyomoBuild, variable, bounds, set_components) -> Variab
     domain = {VarType.continuous: pyo.Reals, VarType.integer: pyo.Integers,
               VarType.binary: pyo.Binary}[variable.type]
     table = {}
+    read_lower, read_upper = (_bound_reader(build, b, variable)
+                              for b in (bounds.lower, bounds.upper))
     for key in itertools.product(*(s.elements for s in sets)):
-        env = dict(zip(variable.index, key))
-        low = _bound_value(build, bounds.lower, env, variable.index)
-        high = _bound_value(build, bounds.upper, env, variable.index)
+        env = dict(zip(position_names(variable.index), key))
+        low, high = read_lower(env), read_upper(env)
         problem = bound_problem(_label(variable.name, key), low, high)
         if problem:
             raise CompileError(f"variable '{variable.name}': {problem}")
@@ -151,19 +152,21 @@ def _add_variable(build: PyomoBuild, variable, bounds, set_components) -> Variab
     return VariablePart(component, sets)
 
 
-def _bound_value(build: PyomoBuild, bound, env: dict, index: list[str]) -> float | None:
+def _bound_reader(build: PyomoBuild, bound, variable):
+    """A function from the index bindings to the bound's value (None: no bound)."""
     if bound is None or isinstance(bound, float):
-        return bound  # infinities and NaN are judged by the caller
-    tree = bound.tree
-    # A bare indexed parameter over the variable's own sets applies element-wise.
-    params = build.data.params
-    if isinstance(tree, E.Name) and tree.id in params and params[tree.id].index:
-        tree = E.Index(tree.id, tuple(E.Name(s) for s in index), tree.span)
-    value = _evaluator(build, bound).number(tree, env)
-    if not isinstance(value, (int, float)):
-        raise CompileError(f"{bound.element}: a bound must not involve decision variables; "
-                           "write it as a constraint")
-    return float(value)
+        return lambda _env: bound  # infinities and NaN are judged by the caller
+    tree = readable_bound(bound, variable.name, variable.index, build.data.params)
+    evaluator = _evaluator(build, bound)
+
+    def read(env: dict) -> float:
+        value = evaluator.number(tree, env)
+        if not isinstance(value, (int, float)):
+            raise CompileError(f"{bound.element}: a bound must not involve decision "
+                               "variables; write it as a constraint")
+        return float(value)
+
+    return read
 
 
 def _add_constraint(build: PyomoBuild, constraint: ParsedConstraint) -> list[ConstraintPart]:

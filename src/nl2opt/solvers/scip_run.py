@@ -8,7 +8,10 @@ That is how the jar-design NLP of issue 9 ran past `--time-limit 20` for over 20
 while using 8 s of CPU, and why no Python thread could stop it. Here SCIP runs with
 `optimizeNogil()`, writes its log to a file (only when asked for) instead of a pipe,
 and gets the time left as `limits/time`; the backend's watchdog can then call
-`interruptSolve()` and SCIP returns with the best point it has.
+`interruptSolve()` and SCIP returns with the best point it has. An error inside SCIP
+(pyscipopt raises a plain Exception, e.g. "SCIP: error in LP solver!" on unresolved
+numerical trouble) becomes a `SolverFailedError`, which the backend reports as an
+`error` result.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pyomo.common.timing import HierarchicalTimer
 from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
 from pyomo.core.staleflag import StaleFlagManager
 
+from nl2opt.errors import SolverFailedError
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import read_and_remove_log
 
@@ -66,7 +70,14 @@ class StoppableScip(ScipDirect):
         if config.warmstart_discrete_vars:
             self._mipstart()
         config.timer.start("optimize")
-        scip_model.optimizeNogil()
+        try:
+            scip_model.optimizeNogil()
+        except MemoryError:
+            raise  # the memory cap's own path reports it
+        except Exception as error:  # noqa: BLE001 - pyscipopt raises plain Exceptions
+            if log_path:
+                read_and_remove_log(log_path)
+            raise SolverFailedError(str(error)) from None
         config.timer.stop("optimize")
         results = self._populate_results(scip_model, solution_loader, has_objective, config)
         results.solver_log = read_and_remove_log(log_path) if log_path else ""

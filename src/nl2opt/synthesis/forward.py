@@ -1,28 +1,21 @@
 """Forward modelling: nl2opt's own pipeline formulates the synthetic texts again.
 
-The rounds are the evaluation runner's batched stages (one LLM call per round
-for every open problem, then validate/compile/solve/check in the solve pool,
-repair prompts from the feedback, majority vote), with one difference: a
-request an offline batch has not answered yet parks its problem ("waiting")
-instead of failing it, so a `batch:` run stops cleanly and resumes later.
+The rounds are the evaluation runner's (`evaluate_problems`: one LLM call per
+round for every open problem, then validate/compile/solve/check in the solve
+pool, repair prompts from the feedback, majority vote), asked through the
+synthesis run's answer cache. A request an offline batch has not answered yet
+leaves its problem waiting, as in `nl2opt eval`, so a `batch:` run stops cleanly
+and resumes later.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nl2opt.evaluation.runner import ItemState, PendingAnswer, Problem, read_answer, solve_stage
+from nl2opt.evaluation.runner import ItemState, Problem, evaluate_problems
 from nl2opt.evaluation.solve_cache import SolveCache
 from nl2opt.evaluation.solve_stage import SolvePool
-from nl2opt.llm.types import LLMError, LLMRequest
-from nl2opt.pipeline.run import (
-    PipelineOptions,
-    Track,
-    formulation_request,
-    repair_request,
-    sample_outcome,
-    vote,
-)
+from nl2opt.pipeline.run import PipelineOptions, sample_outcome, vote
 from nl2opt.synthesis.llm_calls import AnswerCache
 
 
@@ -41,47 +34,10 @@ def forward_model(problems: list[Problem], cache: AnswerCache, options: Pipeline
                   pool: SolvePool) -> tuple[dict[str, Recovered], set[str]]:
     """Recovered formulations by uid for the problems that finished, and the uids of
     those still waiting for an offline batch."""
-    states = [ItemState(problem) for problem in problems]
     solves = SolveCache(pool)  # identical answers of one chunk are solved once
-    waiting: set[str] = set()
-    for round_number in range(options.rounds + 1):
-        open_states = [s for s in states if not s.finished and s.problem.uid not in waiting]
-        if not open_states:
-            break
-        solve_stage(_ask_round(open_states, cache, options, round_number, waiting), solves,
-                    options)
-        for state in open_states:
-            if state.problem.uid not in waiting and (state.settled or
-                                                     round_number == options.rounds):
-                state.finished = True
-    return {s.problem.uid: conclude(s) for s in states if s.finished}, waiting
-
-
-def _ask_round(states: list[ItemState], cache: AnswerCache, options: PipelineOptions,
-               round_number: int, waiting: set[str]) -> list[PendingAnswer]:
-    """The runner's LLM stage, through the cache, parking unanswered batch requests."""
-    asks: list[tuple[ItemState, Track | None, LLMRequest]] = []
-    for state in states:
-        if round_number == 0:
-            asks.append((state, None, formulation_request(state.problem.question, options,
-                                                          n=options.samples)))
-        else:
-            asks.extend((state, track, repair_request(state.problem.question, track,
-                                                      round_number, options))
-                        for track in state.tracks if not track.done)
-    answers = cache.ask([request for _, _, request in asks])
-    pending = []
-    for (state, track, request), answer in zip(asks, answers):
-        if answer is None:
-            waiting.add(state.problem.uid)
-        elif isinstance(answer, LLMError):
-            state.llm_error = str(answer)
-        else:
-            if track is None:
-                state.tracks = [Track(sample=k) for k in range(len(answer))]
-            for one, response in zip(state.tracks if track is None else [track], answer):
-                pending.append(read_answer(state, one, response, request, round_number, 0.0))
-    return pending
+    states = evaluate_problems(problems, cache, options, solves, on_finished=lambda _: None)
+    return ({s.problem.uid: conclude(s) for s in states if s.finished},
+            {s.problem.uid for s in states if not s.finished})
 
 
 def conclude(state: ItemState) -> Recovered:

@@ -6,7 +6,8 @@ at the first request an offline batch has not answered yet.
 asks the same request twice, whatever the backend. `AnswerCache.ask` returns,
 per request, the responses, an `LLMError` (that request failed for good), or
 None: the request went to a `batch:` backend's requests.jsonl and waits for an
-offline run; `pending` then says what to run.
+offline run; `pending` then says what to run. As a backend (`generate`) it answers
+the way a batch backend does, so the evaluation runner's stages take it directly.
 """
 
 from __future__ import annotations
@@ -48,14 +49,19 @@ class AnswerCache:
         return request.key(self.model)
 
     def generate(self, requests: list[LLMRequest]) -> list[list[LLMResponse]]:
-        """The backend protocol: every answer, or the first error raised."""
+        """The backend protocol, as a batch backend speaks it: every answer, or, when a
+        request waits for an offline batch or failed for good, a `BatchPending` holding
+        per request its responses, its LLMError or None (so the evaluation runner's
+        stages go on with the answered ones and never ask a failed request again)."""
         answers = self.ask(requests)
-        for answer in answers:
-            if answer is None:
-                raise self.pending  # type: ignore[misc]
-            if isinstance(answer, LLMError):
-                raise answer
-        return answers  # type: ignore[return-value]
+        if all(isinstance(answer, list) for answer in answers):
+            return answers  # type: ignore[return-value]
+        waiting = sum(answer is None for answer in answers)
+        known = self.pending if waiting and self.pending is not None else None
+        raise BatchPending(str(known) if known else "some requests failed",
+                           pending=waiting, answers=answers,
+                           requests_path=known.requests_path if known else None,
+                           command=known.command if known else "")
 
     def ask(self, requests: list[LLMRequest]) -> list[Answer]:
         """Responses, an LLMError, or None (queued for an offline batch) per request."""

@@ -85,8 +85,10 @@ def synthesize(out: str | Path, settings: RunSettings, llm: LLMBackend, *, llm_n
                                    proposer=proposer, on_start=hooks.on_start,
                                    on_instance=hooks.on_instance, on_tuned=hooks.on_tuned,
                                    map_items=map_items)
+    # Forward modelling is the formulate-solve-repair loop only: no semantic review and
+    # no interpretation alternatives (the checker compares with the source instead).
     options = PipelineOptions(rounds=forward_rounds, time_limit=settings.solve_seconds[1],
-                              data_dir=str(out.resolve()))
+                              data_dir=str(out.resolve()), review=False, alternatives=False)
     context = Context(out, settings, cache, llm_name or f"{llm.name}:{llm.model}", options,
                       workers, hooks, map_items)
     styles = settings.styles or DEFAULT_STYLES
