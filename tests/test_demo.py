@@ -1,5 +1,5 @@
 """The no-GPU demo runs the real pipeline on a recorded answer that still matches the
-current prompts (if this fails after a prompt change: python -m nl2opt.llm.demo)."""
+current prompts (if this fails after a prompt change: python -m nl2opt.demo.rebuild)."""
 
 import pytest
 from typer.testing import CliRunner

@@ -14,6 +14,7 @@ from nl2opt.equivalence.instance import InstanceModel
 from nl2opt.equivalence.maps import AffineMap, MappingError, affine_text, map_from_expressions
 from nl2opt.llm.jsontext import extract_json
 from nl2opt.llm.types import LLMError, LLMRequest
+from nl2opt.prompts import render_prompt
 
 PROMPT_ID = "equivamap.v1"
 MAX_TEXT_CHARS = 60_000
@@ -67,8 +68,6 @@ def _terms(model: InstanceModel, vector) -> list[tuple[str, float]]:
 
 
 def mapping_request(a: InstanceModel, b: InstanceModel, n: int = 1) -> LLMRequest:
-    from nl2opt.pipeline.prompts import render_prompt
-
     prompt = render_prompt(PROMPT_ID, model_a=model_text(a), model_b=model_text(b))
     return LLMRequest(messages=prompt.messages, json_schema=MAPPING_SCHEMA,
                       schema_name="equivamap", n=n, prompt_id=prompt.id,

@@ -9,12 +9,12 @@ wherever it is shown.
 The recording also holds a hand-written review verdict (no findings) for the
 semantic review that follows a successful solve. When a prompt or the reply
 schema changes, the recording's key no longer matches; rebuild it with
-`python -m nl2opt.llm.demo` (a test checks this).
+`python -m nl2opt.demo.rebuild` (a test checks this; the rebuild runs the
+pipeline, which sits above this module, so it lives beside the data).
 """
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 
@@ -35,24 +35,3 @@ def demo_backend() -> LLMBackend:
     from nl2opt.llm.replay import ReplayBackend
 
     return ReplayBackend(demo_dir() / "replay.jsonl", model=DEMO_MODEL)
-
-
-def rebuild_recording() -> Path:
-    """Record the hand-written answer for the current prompt and schema."""
-    from nl2opt.llm.replay import RecordingBackend
-    from nl2opt.llm.scripted import ScriptedBackend
-    from nl2opt.pipeline.run import PipelineOptions, solve_text
-
-    answer = json.loads((demo_dir() / "bakery_answer.json").read_text(encoding="utf-8"))
-    review = json.loads((demo_dir() / "bakery_review.json").read_text(encoding="utf-8"))
-    target = demo_dir() / "replay.jsonl"
-    target.unlink(missing_ok=True)
-    recorder = RecordingBackend(ScriptedBackend([answer, review], model=DEMO_MODEL), target)
-    report = solve_text(demo_problem(), recorder, PipelineOptions())
-    if not report.ok:
-        raise RuntimeError(f"the demo answer does not solve: {report.error}")
-    return target
-
-
-if __name__ == "__main__":
-    print(f"wrote {rebuild_recording()}")
