@@ -335,6 +335,17 @@ def _subprocess_eval(dataset_path, spec, out, log: Path, *extra) -> subprocess.P
              *extra], stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
 
 
+def assert_resumed_equals_clean(out: Path, clean) -> list:
+    """Nothing lost, nothing duplicated: the resumed run's records equal a clean run's,
+    timings aside, one line each."""
+    records = read_results(out)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len(records) == len(PROBLEMS)
+    assert {r.uid.split("/")[1]: r.category for r in records} == EXPECTED_CATEGORY
+    assert {r.uid: r.stable() for r in records} == {r.uid: r.stable() for r in clean}
+    return records
+
+
 def test_kill_9_then_resume_in_a_subprocess(tmp_path):
     dataset_path = write_dataset(tmp_path / "toy.jsonl")
 
@@ -364,10 +375,6 @@ def test_kill_9_then_resume_in_a_subprocess(tmp_path):
         # A clean run against the same server, for comparison.
         clean = run_evaluation(load_dataset(dataset_path), make_llm(spec),
                                config(llm=spec, workers=1, batch_size=8), tmp_path / "clean")
-    records = read_results(out)
-    assert len(results.read_text().splitlines()) == len(records) == len(PROBLEMS)
-    assert {r.uid.split("/")[1]: r.category for r in records} == EXPECTED_CATEGORY
-    # Nothing lost, nothing duplicated: the resumed run equals the clean run, timings aside.
-    assert {r.uid: r.stable() for r in records} == {r.uid: r.stable() for r in clean}
+    assert_resumed_equals_clean(out, clean)
     run = json.loads((out / "run.json").read_text())
     assert len(run["resumed_at"]) == 1 and run["finished_at"]

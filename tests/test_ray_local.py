@@ -17,9 +17,9 @@ from library_rules import RuleLLM
 from llm_server import ChatServer
 from synth_llm_helpers import Responder
 from test_eval_runner import (
-    EXPECTED_CATEGORY,
     PROBLEMS,
     _subprocess_eval,
+    assert_resumed_equals_clean,
     cli_app,
     config,
     keyword_of,
@@ -209,10 +209,7 @@ def test_driver_killed_then_resumed_on_ray_loses_and_duplicates_nothing(cluster,
         assert resumed.wait(timeout=300) == 0, (tmp_path / "resumed.log").read_text()
         clean = run_evaluation(load_dataset(dataset_path), make_llm(spec),
                                config(llm=spec, workers=1, batch_size=8), tmp_path / "clean")
-    records = read_results(out)
-    assert len(results.read_text().splitlines()) == len(records) == len(PROBLEMS)
-    assert {r.uid.split("/")[1]: r.category for r in records} == EXPECTED_CATEGORY
-    assert {r.uid: r.stable() for r in records} == {r.uid: r.stable() for r in clean}
+    assert_resumed_equals_clean(out, clean)
 
 
 # -- synthesis and library learning on the same cluster -------------------------------
