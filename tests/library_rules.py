@@ -45,7 +45,7 @@ def _numbered(text: str, word: str) -> list[int]:
 
 # What each prompt's system message says, for requests that arrive without their prompt
 # id (over HTTP, or in a batch file).
-SIGNATURES = {"written in plain": "formulate", "reviewing an optimization": "repair.v1",
+SIGNATURES = {"written in plain": "formulate", "reviewing an optimization": "repair",
               "did not reach the known correct answer": "library_explore.v1",
               "whether its condition holds": "library_check.v1",
               "topics where mistakes happen": "library_labels.v1",
@@ -58,18 +58,16 @@ REFINED = ["The problem caps a quantity at at most a percentage of a total.",
 
 
 def prompt_kind(request: LLMRequest) -> str:
-    """The rule's name for a request: formulate.v2 / formulate.v1 for the formulate prompt
-    with / without insights (whatever its version), else the prompt id."""
-    if request.prompt_id.startswith("formulate."):
-        shows = "Insights from past modelling mistakes" in request.messages[-1].content
-        return "formulate.v2" if shows else "formulate.v1"
-    if request.prompt_id:
-        return request.prompt_id
+    """The rule's name for a request: formulate.v2 / formulate.v1 (repair.v2 / repair.v1)
+    for the formulate (repair) prompt with / without insights, whatever its version, else
+    the prompt id."""
     system = request.messages[0].content.replace("\n", " ")
-    kind = next(kind for signature, kind in SIGNATURES.items() if signature in system)
-    if kind == "formulate":
-        shows = "Insights from past modelling mistakes" in request.messages[-1].content
-        return "formulate.v2" if shows else "formulate.v1"
+    kind = request.prompt_id or next(kind for signature, kind in SIGNATURES.items()
+                                     if signature in system)
+    for family in ("formulate", "repair"):
+        if kind.startswith(family):
+            shows = "Insights from past modelling mistakes" in request.messages[-1].content
+            return f"{family}.v2" if shows else f"{family}.v1"
     return kind
 
 
@@ -118,6 +116,10 @@ def answer(request: LLMRequest) -> dict:
         return farm_answer(user, correct="as a fraction" in user)
     if kind in ("formulate.v1", "repair.v1"):
         return farm_answer(user.split("Current formulation:")[0], correct=False)
+    if kind == "repair.v2":  # the insights come again before the problem
+        shown, _, rest = user.partition("Problem:")
+        return farm_answer("Problem:" + rest.split("Current formulation:")[0],
+                           correct="as a fraction" in shown)
     if kind == "review.v1":  # the semantic review finds nothing: the rules test the library
         return {"requirements": [], "findings": []}
     if kind == "library_explore.v1":

@@ -87,3 +87,36 @@ def test_eval_with_library_records_insights_per_item(tmp_path):
     assert [r.correct for r in records] == [True, True]
     assert all(r.insight_ids == [insight_id] for r in records)
     assert read_run_info(tmp_path / "run").config.library == str(path)
+
+
+def test_eval_repairs_show_the_library_insights_again(tmp_path):
+    """In an evaluation, a repair round asks with repair.v2: the insights of the item's
+    first request, shown again beside the feedback (and recorded on the attempt)."""
+    path = tmp_path / "lib.sqlite"
+    insight_id = _library(path)
+    dataset = tmp_path / "farms.jsonl"
+    numbers = (100, 40, 500, 300)
+    dataset.write_text(json.dumps({"uid": "farm0", "question": farm_problem(*numbers),
+                                   "answer": farm_optimum(*numbers)}) + "\n")
+    asked = []
+
+    def reply(body: dict):
+        system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+        if "Decide for each one whether its condition holds" in system:
+            return {"applicable": [1]}
+        asked.append(user)
+        if len(asked) == 1:
+            return "Sure! Here is the model: {oops"  # unreadable: a repair round follows
+        return farm_answer(user, correct=PERCENT_CONDITION in user)
+
+    with ChatServer(reply) as server:
+        result = runner.invoke(app, ["eval", str(dataset), "--llm",
+                                     f"openai:test-model@{server.base_url}", "--library",
+                                     str(path), "--workers", "0", "--out", str(tmp_path / "run"),
+                                     "--no-report", "--no-review"])
+    assert result.exit_code == 0, result.output
+    [record] = read_results(tmp_path / "run")
+    assert record.correct and len(asked) == 2
+    assert PERCENT_CONDITION in asked[1] and "no JSON object" in asked[1]
+    assert [p.split("@")[0] for p in record.prompts] == ["formulate.v3", "repair.v2"]
+    assert record.insight_ids == [insight_id]

@@ -123,3 +123,30 @@ def test_samples_vote_by_majority_of_objectives(good):
     assert report.objective == pytest.approx(OPTIMUM)
     assert report.agreement == pytest.approx(2 / 3)
     assert sorted(s.votes for s in report.samples) == [1, 2, 2]
+
+
+class _Insight:
+    id, label = "ins-1", "Domain Modeling > Resources"
+    condition = "Resources are limited per product type"
+    explanation = "Write one capacity row per resource."
+    example = ""
+
+
+def test_repairs_show_the_insights_of_the_first_request(good):
+    """A library's insights are shown again in repair rounds (repair.v2), and the repair
+    attempt records their ids; without insights the repair prompt stays repair.v1."""
+    from nl2opt.pipeline.insights import FixedInsights
+
+    broken = variant(good, lambda f: f["objective"].update(
+        expression="sum(proft[p] * x[p] for p in P)"))
+    llm = ScriptedBackend([broken, good])
+    report = solve_text(PROBLEM, llm, PipelineOptions(review=False),
+                        insights=FixedInsights([_Insight()]))
+    assert report.ok
+    first, repair = llm.requests
+    assert (first.prompt_id, repair.prompt_id) == ("formulate.v3", "repair.v2")
+    assert _Insight.condition in repair.messages[-1].content
+    assert "did you mean 'profit'" in repair.messages[-1].content
+    assert [a.insight_ids for a in report.attempts] == [["ins-1"], ["ins-1"]]
+    _, plain = run([broken, good], review=False)
+    assert plain.requests[1].prompt_id == "repair.v1"

@@ -78,6 +78,7 @@ class ItemState:
     waiting: dict[int | None, LLMRequest] = field(default_factory=dict)
     batch_notice: BatchPending | None = None
     solve_keys: list[str] = field(default_factory=list)  # its solve jobs, for SolveCache
+    insights: Sequence[PromptInsight] = ()  # shown to its first request, again in repairs
     decision: Decision | None = None  # the vote, made once the item finished
     alternatives: list[AlternativeOutcome] = field(default_factory=list)  # of the answer
 
@@ -112,9 +113,11 @@ def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions
     asks: list[tuple[ItemState, Track | None, LLMRequest]] = []
     if round_number == 0:
         found = _insights_for(states, insights, options)
-        asks.extend((state, None, formulation_request(state.problem.question, options,
-                                                      n=options.samples, insights=shown))
-                    for state, shown in zip(states, found) if shown is not None)
+        for state, shown in zip(states, found):
+            if shown is not None:
+                state.insights = shown
+                asks.append((state, None, formulation_request(
+                    state.problem.question, options, n=options.samples, insights=shown)))
     else:
         for state in states:
             asks.extend((state, track, repair_request(state.problem.question, track,
@@ -131,7 +134,8 @@ def llm_stage(states: list[ItemState], llm: LLMBackend, options: PipelineOptions
             state.llm_error = str(answer)
             continue
         if track is None:
-            state.tracks = [Track(sample=k) for k in range(len(answer))]
+            state.tracks = [Track(sample=k, insights=state.insights)
+                            for k in range(len(answer))]
         for one_track, response in zip(state.tracks if track is None else [track], answer):
             pending.append(read_answer(state, one_track, response, request, round_number,
                                        seconds))

@@ -44,6 +44,9 @@ from nl2opt.solvers.result import SolveResult, Termination
 FORMULATE_PROMPT = "formulate.v3"
 FORMULATE_WITH_INSIGHTS_PROMPT = "formulate.v3"
 REPAIR_PROMPT = "repair.v1"
+# repair.v2: repair.v1 plus the insights the first request showed (only when there are
+# any, so runs without a library ask exactly what they asked before).
+REPAIR_WITH_INSIGHTS_PROMPT = "repair.v2"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Track:
     reviewed: bool = False  # the LLM review has looked at it
     prereview: SampleOutcome | None = None  # its answer before the semantic review
     alternatives: list[Alternative] = field(default_factory=list)  # the latest declared
+    insights: Sequence[PromptInsight] = ()  # the library's insights its first request showed
 
     @property
     def done(self) -> bool:
@@ -116,10 +120,14 @@ def formulation_request(problem: str, options: PipelineOptions, n: int = 1,
 def repair_request(problem: str, track: Track, round_number: int,
                    options: PipelineOptions) -> LLMRequest:
     current = track.formulation.to_json() if track.formulation else track.last_text[:8000]
-    prompt = render_prompt(REPAIR_PROMPT, problem=problem.strip(), formulation=current,
-                           feedback="\n".join(f"- {line}" for line in track.feedback),
-                           round=round_number)
-    return _request(prompt, options, 1)
+    fields = dict(problem=problem.strip(), formulation=current, round=round_number,
+                  feedback="\n".join(f"- {line}" for line in track.feedback))
+    if not track.insights:
+        return _request(render_prompt(REPAIR_PROMPT, **fields), options, 1)
+    prompt = render_prompt(REPAIR_WITH_INSIGHTS_PROMPT, insights=list(track.insights), **fields)
+    request = _request(prompt, options, 1)
+    request.metadata["insight_ids"] = insight_ids(track.insights)
+    return request
 
 
 def _request(prompt: Prompt, options: PipelineOptions, n: int) -> LLMRequest:
@@ -145,13 +153,15 @@ def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = Pipelin
     """
     note = progress or (lambda line: None)
     report = Report(problem=problem, llm=f"{llm.name}:{llm.model}")
-    first = first_request or _first_request(problem, options, insights, note)
+    found = _retrieve(problem, insights, note) if first_request is None else ()
+    first = first_request or formulation_request(problem, options, n=options.samples,
+                                                 insights=found)
     note("Formulating: asking the LLM for a model" if first_request is None
          else f"Asking the LLM ({first.prompt_id or 'custom request'})")
     started = time.perf_counter()
     responses = llm.generate([first])[0]
     seconds = (time.perf_counter() - started) / max(len(responses), 1)
-    tracks = [Track(sample=k) for k in range(len(responses))]
+    tracks = [Track(sample=k, insights=found) for k in range(len(responses))]
     note("Checking and solving")
     for track, response in zip(tracks, responses):
         _advance(track, response, first, 0, seconds, options)
@@ -180,13 +190,12 @@ def solve_text(problem: str, llm: LLMBackend, options: PipelineOptions = Pipelin
     return report
 
 
-def _first_request(problem: str, options: PipelineOptions, insights: InsightProvider | None,
-                   note: Progress) -> LLMRequest:
-    found: Sequence[PromptInsight] = ()
-    if insights is not None:
-        note("Looking up insights in the experience library")
-        found = insights.retrieve(problem)
-    return formulation_request(problem, options, n=options.samples, insights=found)
+def _retrieve(problem: str, insights: InsightProvider | None,
+              note: Progress) -> Sequence[PromptInsight]:
+    if insights is None:
+        return ()
+    note("Looking up insights in the experience library")
+    return insights.retrieve(problem)
 
 
 def formulate(problem: str, llm: LLMBackend, options: PipelineOptions = PipelineOptions(),
