@@ -19,14 +19,14 @@ Nothing here imports the pipeline: `LibraryRetriever` satisfies
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nl2opt.library.checks import check_request, labels_request, read_check, read_labels
-from nl2opt.library.embeddings import EmbeddingClient
+from nl2opt.library.embeddings import EmbeddingClient, dimension_mismatch
 from nl2opt.library.model import Insight, Status, TaxonomyEntry, TaxonomyPath, estimate_tokens
 from nl2opt.library.store import LibraryStore, open_store
 from nl2opt.llm.types import LLMBackend
@@ -184,6 +184,21 @@ class LibraryRetriever:
         top = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
         return [[int(position) for position in row] for row in top]
 
+    def _similarity(self, problems: Sequence[str]) -> np.ndarray | None:
+        client = self.embeddings
+        if client is None or client.failure is not None:
+            return None
+        if self._dense is None:
+            self._dense = client.try_embed([i.condition for i in self.insights])
+        queries = client.try_embed(list(problems)) if self._dense is not None else None
+        if queries is None or self._dense is None:
+            return None
+        if queries.shape[1] != self._dense.shape[1]:
+            client.fail(dimension_mismatch(client.model, self._dense.shape[1],
+                                           queries.shape[1]))
+            return None
+        return queries @ self._dense.T
+
     def check(self, problems: Sequence[str], candidates: Sequence[Sequence[Insight]]
               ) -> list[list[Insight]]:
         """The candidates whose condition holds, per problem (one batched LLM call)."""
@@ -201,9 +216,12 @@ class LibraryRetriever:
 
 def open_retriever(library: str | Path | LibraryStore, llm: LLMBackend | None = None,
                    options: RetrievalOptions = RetrievalOptions(),
-                   embeddings: str | EmbeddingClient | None = None) -> LibraryRetriever:
-    """A retriever over a library file (which must exist) or an open store."""
-    client = EmbeddingClient.from_spec(embeddings) if isinstance(embeddings, str) else embeddings
+                   embeddings: str | EmbeddingClient | None = None,
+                   warn: Callable[[str], None] | None = None) -> LibraryRetriever:
+    """A retriever over a library file (which must exist) or an open store. `embeddings`
+    (a spec or a client) adds dense ranking; `warn` hears when that ranking is switched
+    off because the endpoint failed (see `nl2opt.library.embeddings`)."""
+    client = embedding_client(embeddings, warn)
     store = open_store(library)
     try:
         return LibraryRetriever(store.list(options.statuses), store.taxonomy(), llm, options,
@@ -211,3 +229,11 @@ def open_retriever(library: str | Path | LibraryStore, llm: LLMBackend | None = 
     finally:
         if store is not library:
             store.close()
+
+
+def embedding_client(embeddings: str | EmbeddingClient | None,
+                     warn: Callable[[str], None] | None = None) -> EmbeddingClient | None:
+    """A client for a spec (a bad spec is an error now); a client or None as given."""
+    if isinstance(embeddings, str):
+        return EmbeddingClient.from_spec(embeddings, warn) if embeddings.strip() else None
+    return embeddings
