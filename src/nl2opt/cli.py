@@ -85,9 +85,11 @@ LlmOption = typer.Option(None, "--llm", help="LLM spec, e.g. vllm:Qwen/Qwen3-8B,
 
 def _problem_text(source: str) -> str:
     path = Path(source)
-    if len(source) < 4096 and "\n" not in source and path.is_file():
-        return path.read_text(encoding="utf-8")
-    return source
+    try:
+        is_file = len(source) < 4096 and "\n" not in source and path.is_file()
+    except OSError:  # e.g. longer than a file name may be: it is the statement itself
+        is_file = False
+    return path.read_text(encoding="utf-8") if is_file else source
 
 
 LibraryOption = typer.Option(None, "--library", help="An experience library file (see "

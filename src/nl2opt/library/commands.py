@@ -169,8 +169,7 @@ def refine_command(
             options = RefineOptions(variants=variants, min_negative=min_negative,
                                     embeddings=_embedding_client(embeddings))
             with console.status("refining..."):
-                summary = refine(store, make_llm(llm), RefineOptions(variants=variants,
-                                                                     min_negative=min_negative))
+                summary = refine(store, make_llm(llm), options)
         except LearningPending as error:
             _pending(error, f"nl2opt library refine --library {library} --llm {llm or '...'}"
                             + (f" --embeddings {embeddings}" if embeddings else ""))

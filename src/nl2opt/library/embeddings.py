@@ -212,4 +212,5 @@ class EmbeddingClient:
         except openai.APIError as error:
             raise EmbeddingError(f"the embedding server at {self.base_url} failed: {error}",
                                  hint=SERVE_HINT) from error
-        return reply.model_dump() if hasattr(reply, "model_dump") else reply
+        # As received: a malformed reply is judged by read_vectors, not by the SDK's model.
+        return reply.model_dump(warnings=False) if hasattr(reply, "model_dump") else reply

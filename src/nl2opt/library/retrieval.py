@@ -176,11 +176,10 @@ class LibraryRetriever:
                       key=lambda p: (lexical_rank.get(p, len(lexical)), p))
 
     def _dense_rankings(self, problems: Sequence[str], depth: int) -> list[list[int]]:
-        if self.embeddings is None:
+        """Per problem, insights by cosine similarity; none once the endpoint failed."""
+        similarity = self._similarity(problems)
+        if similarity is None:
             return [[] for _ in problems]
-        if self._dense is None:
-            self._dense = self.embeddings.embed([i.condition for i in self.insights])
-        similarity = self.embeddings.embed(list(problems)) @ self._dense.T
         top = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
         return [[int(position) for position in row] for row in top]
 

@@ -1,0 +1,279 @@
+"""Dense retrieval through a real OpenAI-compatible `/v1/embeddings` endpoint (the test
+server): `--embeddings` finds a paraphrase that lexical ranking misses, a failing endpoint
+warns and retrieval goes on without it, and vectors are cached (requests counted at the
+server)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+
+import numpy as np
+import pytest
+from library_helpers import (
+    PERCENT_CONDITION,
+    PERCENT_EXPLANATION,
+    farm_answer,
+    farm_optimum,
+    hand_library,
+    insight,
+)
+from llm_server import ChatServer, Reply
+from typer.testing import CliRunner
+
+import nl2opt
+from nl2opt.cli import app
+from nl2opt.evaluation.records import read_run_info
+from nl2opt.library.embeddings import (
+    EmbeddingClient,
+    EmbeddingError,
+    EmbeddingWarning,
+    VectorCache,
+    read_vectors,
+)
+from nl2opt.library.retrieval import LibraryRetriever, RetrievalOptions
+from nl2opt.library.store import LibraryStore
+
+runner = CliRunner()
+
+# Said without "percent", "%" or 40: BM25 finds nothing of the percentage insight in it.
+PARAPHRASE = ("A farmer has 100 acres to plant with wheat and corn. The proportion of the land "
+              "given to corn is capped: its share cannot exceed 30 hundredths. Each acre of corn "
+              "earns $500 and each acre of wheat $300. All land is planted. How many acres of "
+              "each maximize profit?")
+# Insights that share words with the paraphrase but do not apply to its mistake.
+DISTRACTORS = [
+    "Land is divided between crops and every acre of it must be planted.",
+    "Profit per unit differs between products and the objective maximizes total profit.",
+    "A capacity caps the total amount that can be produced or stored in a period.",
+    "Demand for each product must be met exactly in every period of the plan.",
+]
+SYNONYMS = {"proportion": "percentage", "share": "percentage", "fraction": "percentage"}
+STOPWORDS = {"with", "each", "that", "from", "such", "every", "must", "many", "than", "only"}
+
+
+def toy_embedding(text: str, size: int = 1024) -> list[float]:
+    """Hashed bag of content words; synonyms share a bucket (a deterministic stand-in
+    for a real embedding model, which knows that a share is a percentage)."""
+    vector = [0.0] * size
+    for word in "".join(c if c.isalnum() else " " for c in text.lower()).split():
+        if len(word) > 3 and word not in STOPWORDS:
+            word = SYNONYMS.get(word, word)
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % size] += 1.0
+    return vector
+
+
+def library_insights() -> list:
+    distractors = [insight(text, sources=(f"train-d{k}",), level1="Objective",
+                           level2=f"Topic {k}") for k, text in enumerate(DISTRACTORS)]
+    percent = insight(PERCENT_CONDITION, explanation=PERCENT_EXPLANATION)
+    others = [i for key, i in hand_library().items() if key != "percent"]
+    return [percent, *others, *distractors]
+
+
+def write_library(path) -> str:
+    insights = library_insights()
+    with LibraryStore(path) as store:
+        for item in insights:
+            store.add(item)
+    return insights[0].id
+
+
+def fake_model(body: dict):
+    """Labels: none. Check: the candidates about percentages. Formulate: right only when
+    the prompt shows the percentage insight."""
+    system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+    if "name the topics" in system:
+        return {"labels": []}
+    if "Decide for each one whether its condition holds" in system:
+        lines = user.split("Problem:")[0].splitlines()
+        return {"applicable": [int(line.split(".")[0]) for line in lines
+                               if line[:1].isdigit() and "percentage" in line.lower()]}
+    return farm_answer(user, correct=PERCENT_CONDITION in user)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def test_dense_ranking_finds_the_paraphrase_that_lexical_ranking_misses():
+    insights = library_insights()
+    options = RetrievalOptions(check=False)  # 10 candidates of 12 insights
+    lexical = LibraryRetriever(insights, options=options).candidates_many([PARAPHRASE])[0]
+    assert insights[0] not in lexical and len(lexical) == 7  # words match, not meaning
+    with ChatServer(embed=toy_embedding) as server:
+        client = EmbeddingClient("toy-embed", server.base_url)
+        dense = LibraryRetriever(insights, options=options, embeddings=client)
+        assert insights[0] in dense.candidates_many([PARAPHRASE])[0]
+
+
+def test_cli_embeddings_change_the_answer_of_a_paraphrased_problem(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    percent_id = write_library(path)
+    with ChatServer(fake_model, embed=toy_embedding) as server:
+        llm = f"openai:test-model@{server.base_url}"
+        base = ["solve", PARAPHRASE, "--llm", llm, "--library", str(path), "--rounds", "0",
+                "--json"]
+        plain = runner.invoke(app, base)
+        assert plain.exit_code == 0, plain.output
+        report = json.loads(plain.stdout)  # the percentage written as 30, and >=
+        assert report["attempts"][0]["insight_ids"] == []
+        assert report["result"]["termination"] == "infeasible"
+        assert server.embedding_requests == []
+        dense = runner.invoke(app, [*base, "--embeddings", f"openai:toy-embed@{server.base_url}"])
+        assert dense.exit_code == 0, dense.output
+        report = json.loads(dense.stdout)
+        assert report["attempts"][0]["insight_ids"] == [percent_id]
+        assert report["result"]["objective"] == farm_optimum(100, 30, 500, 300)
+        # One request for the library's conditions, one for the problem.
+        assert [len(r["input"]) for r in server.embedding_requests] == [12, 1]
+        formulate = runner.invoke(app, ["formulate", PARAPHRASE, "--llm", llm, "--rounds", "0",
+                                        "--library", str(path), "--embeddings",
+                                        f"openai:toy-embed@{server.base_url}"])
+        assert formulate.exit_code == 0 and "0.3 * (corn + wheat)" in formulate.stdout
+
+
+def test_dead_endpoint_warns_and_the_run_goes_on_lexically(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    percent_id = write_library(path)
+    problem = ("A farmer has 100 acres to plant with wheat and corn. At most 30% of the "
+               "planted land may be corn (a percentage limit). Each acre of corn earns $500 "
+               "and each acre of wheat $300. All land is planted. How many acres of each "
+               "maximize profit?")
+    with ChatServer(fake_model) as server:
+        result = runner.invoke(app, ["solve", problem, "--llm",
+                                     f"openai:test-model@{server.base_url}", "--library",
+                                     str(path), "--rounds", "0", "--json", "--embeddings",
+                                     f"openai:toy-embed@{closed_port_url()}"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["attempts"][0]["insight_ids"] == [percent_id]
+    warning = " ".join(result.stderr.split())
+    assert "warning: dense retrieval is off: cannot reach the embedding server" in warning
+    assert "lexical and taxonomy ranking only" in warning and "vllm serve" in warning
+
+
+def test_api_warns_with_an_embedding_warning(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    write_library(path)
+    with ChatServer(fake_model) as server:  # a chat server without /v1/embeddings
+        with pytest.warns(EmbeddingWarning, match="HTTP 404"):
+            report = nl2opt.solve(PARAPHRASE, llm=f"openai:test-model@{server.base_url}",
+                                  rounds=0, library=path,
+                                  library_embeddings=f"openai:toy@{server.base_url}")
+    assert report.insight_ids == []  # no dense ranking, so the paraphrase is missed
+
+
+def test_bad_spec_or_embeddings_without_a_library_stop_at_once(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    write_library(path)
+    bad = runner.invoke(app, ["solve", PARAPHRASE, "--llm", "demo", "--library", str(path),
+                              "--embeddings", "bge-small"])
+    assert bad.exit_code == 2 and "bad embedding spec 'bge-small'" in bad.stderr
+    alone = runner.invoke(app, ["formulate", PARAPHRASE, "--llm", "demo", "--embeddings",
+                                "openai:m@http://localhost:1/v1"])
+    assert alone.exit_code == 2 and "add --library FILE" in alone.stderr
+    learn = runner.invoke(app, ["library", "learn", str(tmp_path / "none.jsonl"), "--library",
+                                str(path), "--llm", "demo", "--embeddings", "nope"])
+    assert learn.exit_code == 2
+
+
+@pytest.mark.parametrize("served, message", [
+    (lambda text: "not a vector", "something other than lists of numbers"),
+    (lambda text: [], "vectors of unequal length, empty or not finite"),
+    (lambda text: Reply(status=500, error="model not loaded"), "HTTP 500"),
+])
+def test_unusable_replies_switch_dense_ranking_off_once(served, message):
+    insights = library_insights()
+    warnings: list[str] = []
+    with ChatServer(embed=served) as server:
+        client = EmbeddingClient("toy", server.base_url, warn=warnings.append)
+        retriever = LibraryRetriever(insights, options=RetrievalOptions(candidates=3,
+                                                                        check=False),
+                                     embeddings=client)
+        found = retriever.candidates_many([PARAPHRASE])[0]
+        retriever.candidates_many(["another problem"])
+        asked = len(server.embedding_requests)
+    assert found == LibraryRetriever(insights, options=RetrievalOptions(
+        candidates=3, check=False)).candidates_many([PARAPHRASE])[0]
+    assert len(warnings) == 1 and message in warnings[0]
+    assert asked <= 3  # the first request (and the SDK's retries of a 500), then no more
+
+
+def test_a_changed_dimension_in_mid_run_is_named_and_dense_ranking_stops():
+    insights = library_insights()
+    warnings: list[str] = []
+
+    def shrinking(text: str) -> list[float]:  # the model behind the endpoint is swapped
+        return toy_embedding(text, 64 if text in {i.condition for i in insights} else 32)
+
+    with ChatServer(embed=shrinking) as server:
+        client = EmbeddingClient("toy", server.base_url, warn=warnings.append)
+        retriever = LibraryRetriever(insights, options=RetrievalOptions(candidates=3),
+                                     embeddings=client)
+        retriever.candidates_many([PARAPHRASE])
+    assert len(warnings) == 1
+    assert "now answers 32-dimensional vectors, but the vectors embedded earlier in this run " \
+           "have 64" in warnings[0] and "serve one embedding model" in warnings[0]
+    assert client.failure is not None and len(client.cache) == 0
+
+
+def test_vectors_are_cached_across_retrievers_and_only_changed_conditions_resent():
+    insights = library_insights()
+    with ChatServer(embed=toy_embedding) as server:
+        client = EmbeddingClient("toy", server.base_url)
+        options = RetrievalOptions(candidates=3, check=False)
+        LibraryRetriever(insights, options=options, embeddings=client).candidates_many(
+            [PARAPHRASE])
+        # A new retriever per chunk (as learning builds one), the same problem again, and
+        # one insight edited (a new version): only its new condition goes to the server.
+        edited = insights[1].model_copy(update={"condition": "Trucks come in whole units."})
+        again = LibraryRetriever([insights[0], edited, *insights[2:]], options=options,
+                                 embeddings=client)
+        again.candidates_many([PARAPHRASE])
+        again.candidates_many([PARAPHRASE])
+        sent = [r["input"] for r in server.embedding_requests]
+    # The conditions, the problem, then only the edited condition.
+    assert [len(texts) for texts in sent] == [12, 1, 1]
+    assert sent[2] == ["Trucks come in whole units."]
+
+
+def test_vector_cache_is_bounded_and_least_recently_used_goes_first():
+    cache = VectorCache(max_bytes=3 * 4 * 4)  # three 4-float vectors
+    for name in "abc":
+        cache.put(name, np.ones(4, dtype=np.float32))
+    cache.get("a")
+    cache.put("d", np.ones(4, dtype=np.float32))
+    assert "b" not in cache and {"a", "c", "d"} <= {t for t in "abcd" if t in cache}
+    assert len(cache) == 3 and cache.bytes == 48 and cache.dimension == 4
+
+
+def test_read_vectors_orders_by_index_and_rejects_a_short_reply():
+    body = {"data": [{"index": 1, "embedding": [0.0, 2.0]}, {"index": 0, "embedding": [3, 4]}]}
+    assert np.allclose(read_vectors(body, 2), [[0.6, 0.8], [0.0, 1.0]])
+    with pytest.raises(EmbeddingError, match="answered 1 vectors for 2 texts"):
+        read_vectors({"data": body["data"][:1]}, 2)
+    with pytest.raises(EmbeddingError, match="no embeddings"):
+        read_vectors({"choices": []}, 1)
+
+
+def test_eval_records_the_embeddings_spec_and_resumes_only_with_it(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    write_library(path)
+    dataset = tmp_path / "farms.jsonl"
+    dataset.write_text(json.dumps({"uid": "f0", "question": PARAPHRASE,
+                                   "answer": farm_optimum(100, 30, 500, 300)}) + "\n")
+    with ChatServer(fake_model, embed=toy_embedding) as server:
+        spec = f"openai:toy-embed@{server.base_url}"
+        args = ["eval", str(dataset), "--llm", f"openai:test-model@{server.base_url}",
+                "--library", str(path), "--workers", "0", "--rounds", "0", "--out",
+                str(tmp_path / "run"), "--no-report"]
+        result = runner.invoke(app, [*args, "--embeddings", spec])
+        assert result.exit_code == 0, result.output
+        assert "100.0%" in result.stdout
+        assert read_run_info(tmp_path / "run").config.embeddings == spec
+        again = runner.invoke(app, [*args, "--resume"])
+    assert again.exit_code != 0 and "embeddings" in again.output
