@@ -30,8 +30,8 @@ import numpy as np
 from nl2opt.llm.types import LLMError
 
 SPEC_EXAMPLE = "openai:BAAI/bge-small-en-v1.5@http://localhost:8001/v1"
-SERVE_HINT = ("serve an embedding model there, e.g. `vllm serve BAAI/bge-small-en-v1.5 "
-              "--task embed --port 8001`, or drop --embeddings")
+SERVE_EXAMPLE = "e.g. `vllm serve BAAI/bge-small-en-v1.5 --task embed --port 8001`"
+SERVE_HINT = f"serve an embedding model there ({SERVE_EXAMPLE}), or drop --embeddings"
 FALLBACK = ("Retrieval goes on with lexical and taxonomy ranking only (no dense ranking "
             "for the rest of this run).")
 
@@ -204,11 +204,14 @@ class EmbeddingClient:
         except openai.APIConnectionError as error:
             raise EmbeddingError(f"cannot reach the embedding server at {self.base_url} "
                                  f"({error})", retryable=True,
-                                 hint=f"start it ({SERVE_HINT}) or fix the URL") from error
+                                 hint=f"start it or fix the URL ({SERVE_EXAMPLE}), or drop "
+                                      "--embeddings") from error
         except openai.APIStatusError as error:
             raise EmbeddingError(f"the embedding server at {self.base_url} refused "
                                  f"{self.model!r} with HTTP {error.status_code}: "
-                                 f"{error.message}", hint=SERVE_HINT) from error
+                                 f"{error.message}",
+                                 hint="set env OPENAI_API_KEY to its key"
+                                 if error.status_code in (401, 403) else SERVE_HINT) from error
         except openai.APIError as error:
             raise EmbeddingError(f"the embedding server at {self.base_url} failed: {error}",
                                  hint=SERVE_HINT) from error
