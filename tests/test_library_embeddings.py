@@ -32,6 +32,7 @@ from nl2opt.library.embeddings import (
     read_vectors,
 )
 from nl2opt.library.retrieval import LibraryRetriever, RetrievalOptions
+from nl2opt.library.store import LibraryStore
 
 runner = CliRunner()
 
@@ -220,3 +221,30 @@ def test_eval_records_the_embeddings_spec_and_resumes_only_with_it(tmp_path):
         assert read_run_info(tmp_path / "run").config.embeddings == spec
         again = runner.invoke(app, [*args, "--resume"])
     assert again.exit_code != 0 and "embeddings" in again.output
+
+
+def test_refine_replays_rank_densely_and_send_each_text_once(tmp_path):
+    from library_helpers import farm_problem, insight
+    from library_rules import REFINED, RuleLLM
+
+    from nl2opt.library.model import Outcome, TrainingTask
+    from nl2opt.library.refine import RefineOptions, refine
+
+    with LibraryStore(tmp_path / "lib.sqlite") as store, ChatServer(
+            embed=toy_embedding) as server:
+        for item in library_insights()[1:]:  # eleven others: ranking matters
+            store.add(item)
+        broad = store.add(insight("The problem mentions a percentage."))
+        questions = {"farm": farm_problem(100, 40, 500, 300),
+                     "shop": "A shop gives a 10% discount on shirts. Maximize revenue."}
+        for uid, question in questions.items():
+            store.put_task(TrainingTask(uid=uid, question=question, answer=1.0))
+        store.record_outcomes(broad.id, [(Outcome.positive, "farm"),
+                                         (Outcome.negative, "shop")])
+        client = EmbeddingClient("toy", server.base_url)
+        summary = refine(store, RuleLLM(), RefineOptions(variants=2, embeddings=client))
+        sent = [text for body in server.embedding_requests for text in body["input"]]
+    assert [r.after for r in summary.rewrites] == [REFINED[0]]
+    # The library once, the tasks once, each new variant condition once: nothing twice.
+    assert len(sent) == len(set(sent)) and set(REFINED[:2]) <= set(sent)
+    assert set(questions.values()) <= set(sent) and client.failure is None

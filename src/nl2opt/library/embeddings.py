@@ -199,8 +199,9 @@ class EmbeddingClient:
                                          api_key=os.environ.get("OPENAI_API_KEY", "EMPTY"),
                                          max_retries=2)
         try:
-            reply = self._client.embeddings.create(model=self.model, input=texts,
-                                                   encoding_format="float")
+            # The raw reply: the SDK's typed objects cost seconds per thousand vectors.
+            reply = self._client.embeddings.with_raw_response.create(
+                model=self.model, input=texts, encoding_format="float")
         except openai.APIConnectionError as error:
             raise EmbeddingError(f"cannot reach the embedding server at {self.base_url} "
                                  f"({error})", retryable=True,
@@ -215,5 +216,8 @@ class EmbeddingClient:
         except openai.APIError as error:
             raise EmbeddingError(f"the embedding server at {self.base_url} failed: {error}",
                                  hint=SERVE_HINT) from error
-        # As received: a malformed reply is judged by read_vectors, not by the SDK's model.
-        return reply.model_dump(warnings=False) if hasattr(reply, "model_dump") else reply
+        try:
+            return reply.http_response.json()
+        except ValueError as error:
+            raise EmbeddingError(f"the embedding server at {self.base_url} answered something "
+                                 "other than JSON", hint=SERVE_HINT) from error
