@@ -248,3 +248,20 @@ def test_refine_replays_rank_densely_and_send_each_text_once(tmp_path):
     # The library once, the tasks once, each new variant condition once: nothing twice.
     assert len(sent) == len(set(sent)) and set(REFINED[:2]) <= set(sent)
     assert set(questions.values()) <= set(sent) and client.failure is None
+
+
+def test_library_retrieve_shows_what_dense_ranking_adds(tmp_path):
+    path = tmp_path / "lib.sqlite"
+    percent_id = write_library(path)
+    base = ["library", "retrieve", PARAPHRASE, "--library", str(path)]
+    lexical = runner.invoke(app, base)
+    assert lexical.exit_code == 0 and "7 insight(s) ranked" in lexical.stdout
+    assert percent_id not in lexical.stdout
+    with ChatServer(fake_model, embed=toy_embedding) as server:
+        dense = runner.invoke(app, [*base, "--embeddings", f"openai:toy@{server.base_url}"])
+        checked = runner.invoke(app, [*base, "--embeddings", f"openai:toy@{server.base_url}",
+                                      "--llm", f"openai:test-model@{server.base_url}"])
+    assert dense.exit_code == 0 and percent_id in dense.stdout
+    assert "10 insight(s) ranked" in dense.stdout
+    assert checked.exit_code == 0 and "1 insight(s) applicable" in checked.stdout
+    assert percent_id in checked.stdout

@@ -218,6 +218,37 @@ def import_alphaopt_command(
         console.print(f"dropped {count}: {reason}", highlight=False, markup=False)
 
 
+@library_app.command("retrieve")
+def retrieve_command(
+        problem: str = typer.Argument(..., help="A problem statement."),
+        library: Path = LibraryArg,
+        llm: Optional[str] = typer.Option(None, "--llm", help="Also predict taxonomy labels "
+                                          "and check conditions with this LLM, as formulating "
+                                          "does; without it, the ranked candidates."),
+        embeddings: Optional[str] = embeddings_option(),
+        candidates: int = typer.Option(10, "--candidates", help="Candidates to rank.")) -> None:
+    """Show the insights retrieval picks for a problem (try a library or an --embeddings
+    endpoint before a run)."""
+    from nl2opt.library.retrieval import RetrievalOptions, open_retriever
+    from nl2opt.llm.spec import make_llm
+
+    checked = llm is not None
+    options = RetrievalOptions(candidates=candidates, labels=checked, check=checked)
+    with _open(library) as store:
+        try:
+            retriever = open_retriever(store, make_llm(llm) if checked else None, options,
+                                       embeddings, print_warning)
+            found = (retriever.retrieve(problem) if checked
+                     else retriever.candidates_many([problem])[0])
+        except Nl2OptError as error:
+            _fail(str(error))
+    table = Table("rank", "id", "taxonomy", "condition", title=f"{len(found)} insight(s) "
+                  + ("applicable (LLM-checked)" if checked else "ranked (no LLM check)"))
+    for rank, insight in enumerate(found, 1):
+        table.add_row(str(rank), insight.id, insight.label, insight.condition[:120])
+    console.print(table)
+
+
 @library_app.command("list")
 def list_command(library: Path = LibraryArg,
                  status: Optional[str] = typer.Option(None, "--status", help="candidate, "
