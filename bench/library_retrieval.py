@@ -74,6 +74,9 @@ def synthetic_problem(rng: random.Random) -> str:
 def embeddings_server(dim: int):
     """A local /v1/embeddings endpoint answering a fixed random vector per text."""
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+        disable_nagle_algorithm = True  # else each small reply waits for a delayed ACK
+
         def log_message(self, *args) -> None:
             pass
 

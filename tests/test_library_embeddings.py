@@ -265,3 +265,12 @@ def test_library_retrieve_shows_what_dense_ranking_adds(tmp_path):
     assert "10 insight(s) ranked" in dense.stdout
     assert checked.exit_code == 0 and "1 insight(s) applicable" in checked.stdout
     assert percent_id in checked.stdout
+
+
+def test_top_positions_is_a_full_sort_cut_to_depth():
+    from nl2opt.library.retrieval import top_positions
+
+    similarity = np.random.default_rng(3).random((4, 500)).round(2)  # with ties
+    for depth in (1, 30, 500, 900):
+        expected = [list(np.lexsort((np.arange(500), -row)))[:depth] for row in similarity]
+        assert top_positions(similarity, depth) == expected

@@ -97,6 +97,21 @@ def fuse(rankings: Sequence[Sequence[int]], rrf_k: int) -> list[int]:
     return sorted(scores, key=lambda position: (-scores[position], position))
 
 
+def top_positions(similarity: np.ndarray, depth: int) -> list[list[int]]:
+    """Per row, the `depth` best columns, best first (ties: lower column first); a partial
+    sort, so ranking 10,000 insights costs about what reading them does."""
+    depth = min(depth, similarity.shape[1])
+    if depth == 0:
+        return [[] for _ in similarity]
+    found = []
+    for row in similarity:
+        kth = -np.partition(-row, depth - 1)[depth - 1]  # the depth-th best value
+        above = np.flatnonzero(row > kth)
+        top = np.concatenate([above, np.flatnonzero(row == kth)[:depth - len(above)]])
+        found.append([int(position) for position in top[np.lexsort((top, -row[top]))]])
+    return found
+
+
 class LibraryRetriever:
     """Finds the insights that apply to problem statements (see the module docstring)."""
 
@@ -180,8 +195,7 @@ class LibraryRetriever:
         similarity = self._similarity(problems)
         if similarity is None:
             return [[] for _ in problems]
-        top = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
-        return [[int(position) for position in row] for row in top]
+        return top_positions(similarity, depth)
 
     def _similarity(self, problems: Sequence[str]) -> np.ndarray | None:
         client = self.embeddings
