@@ -274,3 +274,18 @@ def test_top_positions_is_a_full_sort_cut_to_depth():
     for depth in (1, 30, 500, 900):
         expected = [list(np.lexsort((np.arange(500), -row)))[:depth] for row in similarity]
         assert top_positions(similarity, depth) == expected
+
+
+def test_a_server_that_does_not_answer_in_time_is_named_and_skipped():
+    import time
+
+    warnings: list[str] = []
+
+    def slow(text: str) -> list[float]:
+        time.sleep(1.0)
+        return toy_embedding(text)
+
+    with ChatServer(embed=slow) as server:
+        client = EmbeddingClient("toy", server.base_url, timeout=0.2, warn=warnings.append)
+        assert client.try_embed(["a problem"]) is None and client.try_embed(["again"]) is None
+    assert len(warnings) == 1 and "did not answer 1 text(s) within 0.2 s" in warnings[0]

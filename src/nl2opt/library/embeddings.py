@@ -197,11 +197,16 @@ class EmbeddingClient:
         if self._client is None:
             self._client = openai.OpenAI(base_url=self.base_url, timeout=self.timeout,
                                          api_key=os.environ.get("OPENAI_API_KEY", "EMPTY"),
-                                         max_retries=2)
+                                         max_retries=1)
         try:
             # The raw reply: the SDK's typed objects cost seconds per thousand vectors.
             reply = self._client.embeddings.with_raw_response.create(
                 model=self.model, input=texts, encoding_format="float")
+        except openai.APITimeoutError as error:
+            raise EmbeddingError(f"the embedding server at {self.base_url} did not answer "
+                                 f"{len(texts)} text(s) within {self.timeout:g} s, twice",
+                                 retryable=True, hint="check that it is not overloaded, or "
+                                 "drop --embeddings") from error
         except openai.APIConnectionError as error:
             raise EmbeddingError(f"cannot reach the embedding server at {self.base_url} "
                                  f"({error})", retryable=True,
