@@ -90,11 +90,13 @@ def test_a_correction_becomes_a_training_task(db):
     assert "bakery makes bread and cakes" in task.question
 
 
-def test_an_embeddings_endpoint_is_a_remembered_setting_that_finds_a_paraphrase(db):
+def test_an_embeddings_endpoint_is_a_remembered_setting_that_finds_a_paraphrase(
+        db, monkeypatch):
     from embedding_helpers import PARAPHRASE, fake_model, toy_embedding, write_library
 
     from nl2opt.app.history import History
 
+    monkeypatch.setenv("NL2OPT_EMBEDDING_CACHE", str(db.parent / "embeddings.sqlite"))
     write_library(db.parent / "library.db")
     app = new_app()
     run(app.sidebar.selectbox(key="llm_backend").set_value(SERVER))

@@ -37,6 +37,14 @@ from nl2opt.library.store import LibraryStore
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def vector_file(tmp_path, monkeypatch):
+    """The vector file of clients made from a spec: in this test's folder."""
+    path = tmp_path / "cache" / "embeddings.sqlite"
+    monkeypatch.setenv("NL2OPT_EMBEDDING_CACHE", str(path))
+    return path
+
+
 def closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -160,8 +168,8 @@ def test_a_changed_dimension_in_mid_run_is_named_and_dense_ranking_stops():
                                      embeddings=client)
         retriever.candidates_many([PARAPHRASE])
     assert len(warnings) == 1
-    assert "now answers 32-dimensional vectors, but the vectors embedded earlier in this run " \
-           "have 64" in warnings[0] and "serve one embedding model" in warnings[0]
+    assert "now answers 32-dimensional vectors, but the vectors embedded earlier have 64" \
+        in warnings[0] and "the next run embeds afresh" in warnings[0]
     assert client.failure is not None and len(client.cache) == 0
 
 
@@ -289,3 +297,50 @@ def test_a_server_that_does_not_answer_in_time_is_named_and_skipped():
         client = EmbeddingClient("toy", server.base_url, timeout=0.2, warn=warnings.append)
         assert client.try_embed(["a problem"]) is None and client.try_embed(["again"]) is None
     assert len(warnings) == 1 and "did not answer 1 text(s) within 0.2 s" in warnings[0]
+
+
+def test_the_library_vectors_outlive_the_run_and_a_new_model_replaces_them(vector_file):
+    insights = library_insights()
+    dimension = {"now": 1024}
+
+    def served(text: str) -> list[float]:
+        return toy_embedding(text, dimension["now"])
+
+    def run_once(server, problem: str) -> tuple[list[int], list[str]]:
+        """A fresh process's worth: a new client and retriever, then one problem."""
+        before = len(server.embedding_requests)
+        warnings: list[str] = []
+        client = EmbeddingClient.from_spec(f"openai:toy@{server.base_url}", warnings.append)
+        LibraryRetriever(insights, options=RetrievalOptions(check=False),
+                         embeddings=client).candidates_many([problem])
+        return [len(b["input"]) for b in server.embedding_requests[before:]], warnings
+
+    with ChatServer(embed=served) as server:
+        assert run_once(server, PARAPHRASE) == ([12, 1], [])
+        assert run_once(server, "Another problem.") == ([1], [])  # conditions from the file
+        assert run_once(server, PARAPHRASE) == ([1], [])  # problems are not kept on disk
+        dimension["now"] = 384  # another model behind the same name
+        sent, warnings = run_once(server, "A third problem.")
+        assert sent == [1] and len(warnings) == 1
+        assert "now answers 384-dimensional vectors, but the vectors embedded earlier have " \
+               "1024" in warnings[0]
+        assert run_once(server, "A fourth problem.") == ([12, 1], [])  # afresh, no warning
+    assert vector_file.exists()
+
+
+def test_vector_file_is_bounded_optional_and_never_an_error(tmp_path, monkeypatch):
+    from nl2opt.library.vector_file import VectorFile, default_vector_path
+
+    vectors = VectorFile(tmp_path / "v.sqlite", max_rows=3)
+    for k in range(5):
+        vectors.put_many("m@u", {f"text {k}": np.full(4, k, dtype=np.float32)})
+    assert vectors.count("m@u") == 3
+    assert sorted(vectors.get_many("m@u", [f"text {k}" for k in range(5)])) == [
+        "text 2", "text 3", "text 4"]  # the least recently used went first
+    (tmp_path / "a file").write_text("x")
+    broken = VectorFile(tmp_path / "a file" / "v.sqlite")
+    broken.put_many("m@u", {"t": np.ones(4, dtype=np.float32)})
+    assert broken.get_many("m@u", ["t"]) == {} and broken.count("m@u") == 0
+    monkeypatch.setenv("NL2OPT_EMBEDDING_CACHE", "off")
+    assert default_vector_path() is None
+    assert EmbeddingClient.from_spec("openai:m@http://localhost:1/v1").vector_file is None

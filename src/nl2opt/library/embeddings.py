@@ -14,7 +14,9 @@ other hand, is an error at once (a typo should not pass as a fallback).
 
 Vectors are cached by (model, text) in a bounded least-recently-used cache shared by
 every retriever that uses the client: a library's conditions are sent once per run,
-and a changed condition (a new insight version) is the only one embedded again.
+and a changed condition (a new insight version) is the only one embedded again. The
+conditions' vectors (`persist=True`, never problem statements) also go to a vector
+file that outlives the run (`nl2opt.library.vector_file`), for clients made from a spec.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nl2opt.library.vector_file import VectorFile, default_vector_path
 from nl2opt.llm.types import LLMError
 
 SPEC_EXAMPLE = "openai:BAAI/bge-small-en-v1.5@http://localhost:8001/v1"
@@ -77,8 +80,9 @@ def read_vectors(body: Any, count: int, source: str = "the embedding server") ->
 def dimension_mismatch(model: str, before: int, now: int) -> EmbeddingError:
     return EmbeddingError(
         f"the embedding model {model!r} now answers {now}-dimensional vectors, but the "
-        f"vectors embedded earlier in this run have {before}: the model behind the endpoint "
-        "changed", hint="serve one embedding model for the whole run, then run again")
+        f"vectors embedded earlier have {before}: the model behind the endpoint changed",
+        hint="the earlier vectors were dropped, so the next run embeds afresh; serve one "
+             "model per endpoint name")
 
 
 class VectorCache:
@@ -129,7 +133,8 @@ class EmbeddingClient:
 
     def __init__(self, model: str, base_url: str, batch_size: int = 256,
                  timeout: float = 30.0, cache_bytes: int = 64 << 20,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None,
+                 vector_file: VectorFile | None = None) -> None:
         self.model = model
         self.base_url = base_url
         self.batch_size = batch_size
@@ -137,42 +142,61 @@ class EmbeddingClient:
         self.warn = warn or warn_python
         self.failure: EmbeddingError | None = None
         self.cache = VectorCache(cache_bytes)
+        self.vector_file = vector_file  # where `persist=True` vectors outlive the run
         self._client = None
 
     @classmethod
     def from_spec(cls, spec: str, warn: Callable[[str], None] | None = None
                   ) -> EmbeddingClient:
+        """A client that keeps the library's vectors in the user's vector file (see
+        `nl2opt.library.vector_file`; env NL2OPT_EMBEDDING_CACHE=off: memory only)."""
         model, base_url = parse_embedding_spec(spec)
-        return cls(model, base_url, warn=warn)
+        path = default_vector_path()
+        return cls(model, base_url, warn=warn,
+                   vector_file=VectorFile(path) if path is not None else None)
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.model}@{self.base_url}"
 
     @property
     def spec(self) -> str:
         return f"openai:{self.model}@{self.base_url}"
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """One normalised row per text; raises EmbeddingError."""
+    def embed(self, texts: list[str], persist: bool = False) -> np.ndarray:
+        """One normalised row per text; raises EmbeddingError. With `persist` (a library's
+        conditions, not problem statements) the vector file is read and written too."""
         unique = list(dict.fromkeys(texts))
         known = {text: self.cache.get(text) for text in unique if text in self.cache}
         missing = [text for text in unique if text not in known]
-        fresh: dict[str, np.ndarray] = {}
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start:start + self.batch_size]
-            fresh.update(zip(chunk, read_vectors(self._post(chunk), len(chunk),
-                                                 f"the embedding server at {self.base_url}")))
-        self._check_dimension(fresh)
-        for text, vector in fresh.items():
+        disk = self.vector_file if persist else None
+        stored = disk.get_many(self.endpoint, missing) if disk is not None else {}
+        fresh = self._fetch([text for text in missing if text not in stored])
+        self._check_dimension(stored, fresh)
+        if disk is not None and fresh:
+            disk.put_many(self.endpoint, fresh)
+        for text, vector in {**stored, **fresh}.items():
             self.cache.put(text, vector)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        known.update(stored)
         known.update(fresh)
         return np.stack([known[text] for text in texts])
 
-    def try_embed(self, texts: list[str]) -> np.ndarray | None:
+    def _fetch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        fresh: dict[str, np.ndarray] = {}
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start:start + self.batch_size]
+            fresh.update(zip(chunk, read_vectors(self._post(chunk), len(chunk),
+                                                 f"the embedding server at {self.base_url}")))
+        return fresh
+
+    def try_embed(self, texts: list[str], persist: bool = False) -> np.ndarray | None:
         """`embed`, or None once the endpoint has failed (warned about once)."""
         if self.failure is not None:
             return None
         try:
-            return self.embed(texts)
+            return self.embed(texts, persist)
         except EmbeddingError as error:
             self.fail(error)
             return None
@@ -183,13 +207,19 @@ class EmbeddingClient:
         self.cache.clear()
         self.warn(f"dense retrieval is off: {error}. {FALLBACK}")
 
-    def _check_dimension(self, fresh: dict[str, np.ndarray]) -> None:
-        if not fresh:
-            return
-        now = next(iter(fresh.values())).shape[0]
-        before = self.cache.dimension
-        if before is not None and before != now:
-            raise dimension_mismatch(self.model, before, now)
+    def _check_dimension(self, stored: dict[str, np.ndarray],
+                         fresh: dict[str, np.ndarray]) -> None:
+        """Fresh vectors must match those kept; else the model changed: the kept ones are
+        dropped (from the vector file too), so the next run starts afresh."""
+        cached = {self.cache.dimension} - {None}
+        current = {vector.shape[0] for vector in fresh.values()} or cached
+        earlier = {vector.shape[0] for vector in stored.values()} | cached
+        dimensions = current | earlier
+        if len(dimensions) > 1:
+            if self.vector_file is not None:
+                self.vector_file.drop(self.endpoint)
+            raise dimension_mismatch(self.model, min(earlier - current, default=min(dimensions)),
+                                     min(current - earlier, default=max(dimensions)))
 
     def _post(self, texts: list[str]) -> Any:
         import openai

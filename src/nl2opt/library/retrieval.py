@@ -202,7 +202,7 @@ class LibraryRetriever:
         if client is None or client.failure is not None:
             return None
         if self._dense is None:
-            self._dense = client.try_embed([i.condition for i in self.insights])
+            self._dense = client.try_embed([i.condition for i in self.insights], persist=True)
         queries = client.try_embed(list(problems)) if self._dense is not None else None
         if queries is None or self._dense is None:
             return None
