@@ -6,9 +6,9 @@ Spec: ``openai:MODEL@http://host:port/v1`` (the LLM spec syntax); the API key is
 OPENAI_API_KEY, else "EMPTY". Vectors are L2-normalised, so a dot product is the
 cosine similarity.
 
-Dense ranking is an addition, never a requirement: when the endpoint is unreachable,
-answers with something other than embeddings, or changes its vectors' dimension in
-mid-run, the client warns once, names the cause and the fix, and answers `None` from
+Dense ranking is an addition, never a requirement: when the endpoint is unreachable or
+too slow, answers with something other than embeddings, or answers vectors of another
+dimension than those embedded before (the model was swapped), the client warns once, names the cause and the fix, and answers `None` from
 then on, so retrieval goes on with lexical and taxonomy ranking. A bad spec, on the
 other hand, is an error at once (a typo should not pass as a fallback).
 
@@ -65,9 +65,9 @@ def read_vectors(body: Any, count: int, source: str = "the embedding server") ->
         raise EmbeddingError(f"{source} answered {found} for {count} texts: it does not "
                              "look like an embeddings endpoint", hint=SERVE_HINT)
     try:
-        rows = [item["embedding"] for item in sorted(data, key=lambda item: item["index"])]
-        matrix = np.asarray(rows, dtype=np.float32)
-    except (KeyError, TypeError, ValueError) as error:
+        ordered = sorted(enumerate(data), key=lambda pair: pair[1].get("index", pair[0]))
+        matrix = np.asarray([item["embedding"] for _, item in ordered], dtype=np.float32)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise EmbeddingError(f"{source} answered something other than lists of numbers "
                              f"({error})", hint=SERVE_HINT) from error
     if matrix.ndim != 2 or matrix.shape[1] == 0 or not np.isfinite(matrix).all():

@@ -8,7 +8,8 @@ For a batch of problem statements:
    batched LLM call (skipped when the library is small enough that every
    insight is a candidate anyway);
 3. optionally dense: cosine similarity of embeddings from an OpenAI-compatible
-   `/v1/embeddings` endpoint;
+   `/v1/embeddings` endpoint (a failing endpoint switches this ranking off with one
+   warning, see `nl2opt.library.embeddings`);
 4. reciprocal-rank fusion of those lists gives the candidates, and one batched
    LLM call checks each candidate's condition against the problem;
 5. the applicable insights, in the checker's order, fill a token budget.
