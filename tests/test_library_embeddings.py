@@ -344,3 +344,31 @@ def test_vector_file_is_bounded_optional_and_never_an_error(tmp_path, monkeypatc
     monkeypatch.setenv("NL2OPT_EMBEDDING_CACHE", "off")
     assert default_vector_path() is None
     assert EmbeddingClient.from_spec("openai:m@http://localhost:1/v1").vector_file is None
+
+
+def test_learning_ranks_densely_and_embeds_each_condition_once(tmp_path):
+    from library_helpers import farm_optimum as optimum
+    from library_helpers import farm_problem
+    from library_rules import RuleLLM
+
+    from nl2opt.library.learn import LearnOptions, learn
+    from nl2opt.library.model import TrainingTask
+
+    tasks = [TrainingTask(uid=f"farm-{k}", dataset="farms", question=farm_problem(*numbers),
+                          answer=optimum(*numbers))
+             for k, numbers in enumerate([(100, 40, 500, 300), (60, 25, 700, 200)])]
+    with LibraryStore(tmp_path / "lib.sqlite") as store, ChatServer(
+            embed=toy_embedding) as server:
+        for item in library_insights()[1:]:  # eleven insights that do not apply
+            store.add(item)
+        client = EmbeddingClient("toy", server.base_url)
+        options = LearnOptions(run="dense", rounds=1, explore_tries=2, batch_size=1,
+                               embeddings=client)
+        summary = learn(store, RuleLLM(), tasks, options)
+        (learned,) = [store.require(i) for i in summary.insights]
+        sent = [text for body in server.embedding_requests for text in body["input"]]
+    # The insight learned from the first chunk is retrieved for the second, which is right.
+    assert summary.outcomes == {"farm-0": "learned", "farm-1": "correct"}
+    # Two chunks, two retrievers: each condition and each task went once.
+    assert len(sent) == len(set(sent)) and {t.question for t in tasks} <= set(sent)
+    assert learned.condition in sent and client.failure is None
