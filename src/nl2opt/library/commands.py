@@ -227,8 +227,7 @@ def retrieve_command(
                                           "does; without it, the ranked candidates."),
         embeddings: Optional[str] = embeddings_option(),
         candidates: int = typer.Option(10, "--candidates", help="Candidates to rank.")) -> None:
-    """Show the insights retrieval picks for a problem (try a library or an --embeddings
-    endpoint before a run)."""
+    """Show the insights retrieval picks for a problem (try a library or an endpoint)."""
     from nl2opt.library.retrieval import RetrievalOptions, open_retriever
     from nl2opt.llm.spec import make_llm
 
