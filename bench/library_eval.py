@@ -18,6 +18,7 @@ stops whenever requests are waiting, printing the command that answers them;
 run it, then this script again.
 
     python bench/library_eval.py --llm SPEC --out runs/library-eval [--sizes 100,200,300,all]
+        [--embeddings openai:MODEL@URL]
         [--test-limit N] [--rounds 3] [--workers 2] [--batch-size 32]
         [--data ../shared/datasets/alphaopt]
 """
@@ -64,7 +65,8 @@ def learn_curve(tasks, sizes: list[int | None], out: Path, llm, args) -> dict[st
             with sqlite3.connect(previous) as source, sqlite3.connect(path) as target:
                 source.backup(target)
         options = LearnOptions(run="curve", rounds=args.rounds, workers=args.workers,
-                               time_limit=args.time_limit, batch_size=args.batch_size)
+                               time_limit=args.time_limit, batch_size=args.batch_size,
+                               embeddings=args.embedding_client)
         with LibraryStore(path) as store:
             print(f"learning library-{label} from {len(tasks[:size])} task(s)", file=sys.stderr)
             learn(store, llm, tasks[:size], options)
@@ -84,8 +86,10 @@ def evaluate(name: str, path: Path, library: Path | None, out: Path, llm, spec: 
     dataset = load_dataset(path, limit=args.test_limit)
     config = RunConfig(dataset=str(path), llm=spec, rounds=args.rounds, workers=args.workers,
                        time_limit=args.time_limit, limit=args.test_limit,
-                       library=str(library) if library else None)
-    insights = open_retriever(library, llm) if library else None
+                       library=str(library) if library else None,
+                       embeddings=args.embeddings if library else None)
+    insights = open_retriever(library, llm, embeddings=args.embedding_client) \
+        if library else None
     records = run_evaluation(dataset, llm, config, out, resume=(out / "run.json").exists(),
                              insights=insights)
     write_report(out)
@@ -123,12 +127,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32, help="training tasks per "
                         "learning chunk (and per batch of LLM requests)")
+    parser.add_argument("--embeddings", default=None, metavar="SPEC", help="dense retrieval: "
+                        "openai:MODEL@http://host:port/v1 (docs/library.md)")
     args = parser.parse_args()
 
+    from nl2opt.library.retrieval import embedding_client
     from nl2opt.library.solving import LearningPending, StopOnPending
     from nl2opt.llm.spec import make_llm
 
     llm = StopOnPending(make_llm(args.llm))
+    args.embedding_client = embedding_client(args.embeddings)  # one cache for the whole run
     sizes = [None if s == "all" else int(s) for s in args.sizes.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     try:

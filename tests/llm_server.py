@@ -198,14 +198,20 @@ def stream_chunks(payload: dict, piece: int = 16) -> list[dict]:
     return chunks
 
 
-def _embeddings(server: ChatServer, body: dict) -> dict:
+def _embeddings(server: ChatServer, body: dict) -> tuple[int, dict]:
+    """Status and body for an embeddings request: ``embed(text)`` per input text; a
+    ``Reply`` with an error status from ``embed`` answers that error instead."""
     server.embedding_requests.append(body)
     texts = body.get("input") or []
     texts = [texts] if isinstance(texts, str) else texts
-    return {"object": "list", "model": body.get("model", server.model),
-            "data": [{"object": "embedding", "index": k, "embedding": server.embed(text)}
-                     for k, text in enumerate(texts)],
-            "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+    vectors = [server.embed(text) for text in texts]
+    failure = next((v for v in vectors if isinstance(v, Reply) and v.status != 200), None)
+    if failure is not None:
+        return failure.status, _error_body(failure.status, failure.error or "scripted error")
+    return 200, {"object": "list", "model": body.get("model", server.model),
+                 "data": [{"object": "embedding", "index": k, "embedding": vector}
+                          for k, vector in enumerate(vectors)],
+                 "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 
 
 def _make_handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
@@ -238,7 +244,7 @@ def _make_handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             if self.path.rstrip("/") == "/v1/embeddings" and server.embed is not None:
-                self._send(200, _embeddings(server, json.loads(raw or b"{}")))
+                self._send(*_embeddings(server, json.loads(raw or b"{}")))
                 return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send(404, _error_body(404, f"no route {self.path}"))

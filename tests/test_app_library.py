@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("streamlit", reason="the app needs streamlit (pip install 'nl2opt[app]')")
 
-from app_helpers import last_answer_key, new_app, objectives, page_text, run
+from app_helpers import last_answer_key, new_app, objectives, open_tab, page_text, run
 from library_helpers import PERCENT_CONDITION, insight
 from llm_server import ChatServer
 
@@ -88,3 +88,46 @@ def test_a_correction_becomes_a_training_task(db):
     assert task.answer == 1100 and task.dataset == "person"
     assert task.failing_formulation["name"] == "Bakery production plan"
     assert "bakery makes bread and cakes" in task.question
+
+
+def test_an_embeddings_endpoint_is_a_remembered_setting_that_finds_a_paraphrase(
+        db, monkeypatch):
+    from embedding_helpers import PARAPHRASE, fake_model, toy_embedding, write_library
+
+    from nl2opt.app.history import History
+
+    monkeypatch.setenv("NL2OPT_EMBEDDING_CACHE", str(db.parent / "embeddings.sqlite"))
+    write_library(db.parent / "library.db")
+    app = new_app()
+    run(app.sidebar.selectbox(key="llm_backend").set_value(SERVER))
+    run(app.sidebar.toggle(key="use_library").set_value(True))
+    run(app.sidebar.toggle(key="review").set_value(False))
+    run(app.sidebar.slider(key="rounds").set_value(0))
+    with ChatServer(fake_model, embed=toy_embedding) as server:
+        spec = f"openai:toy-embed@{server.base_url}"
+        run(app.sidebar.text_input(key="server_url").set_value(server.base_url))
+        run(app.sidebar.text_input(key="library_embeddings").set_value(spec))
+        run(app.chat_input(key="chat").set_value(PARAPHRASE))
+    assert [len(body["input"]) for body in server.embedding_requests] == [12, 1]
+    key = last_answer_key(db)
+    assert app.expander(key=f"insights_{key}").label == "Insights used (1)"
+    app.session_state[f"insights_{key}"] = True
+    assert "Percentage limits" in page_text(run(app))
+    # The session keeps the client, so the next answer does not embed the library again.
+    assert len(app.session_state["embedding_clients"][spec].cache) == 13
+    assert History(db).preference("settings")["library_embeddings"] == spec
+    assert new_app().sidebar.text_input(key="library_embeddings").value == spec
+
+
+def test_a_bad_embeddings_spec_is_told_in_the_steps_and_the_answer_goes_on(library):
+    app = new_app()
+    run(app.sidebar.selectbox(key="llm_backend").set_value(SERVER))
+    run(app.sidebar.toggle(key="use_library").set_value(True))
+    run(app.sidebar.toggle(key="review").set_value(False))
+    run(app.sidebar.text_input(key="library_embeddings").set_value("bge-small"))
+    with ChatServer([{"applicable": [1]}, MODEL]) as server:
+        run(app.sidebar.text_input(key="server_url").set_value(server.base_url))
+        run(app.chat_input(key="chat").set_value(PROBLEM))
+    assert objectives(app) == ["9.6"]
+    steps = page_text(open_tab(app, last_answer_key(library.parent / "app.db"), "Steps"))
+    assert "Dense retrieval not used: bad embedding spec 'bge-small'" in steps

@@ -153,3 +153,12 @@ def test_equiv_refuses_an_empty_lp_file(tmp_path):
     result = run("equiv", empty, other)
     assert result.exit_code == 3
     assert "holds no variables" in result.output and "empty.lp" in result.output
+
+
+def test_a_one_line_statement_longer_than_a_file_name_is_a_statement():
+    """Found with --embeddings tests: `Path.is_file()` raised ENAMETOOLONG for a one-line
+    statement of more than 255 characters instead of treating it as text."""
+    statement = "A bakery makes bread and cake. " * 10 + "Maximize profit."
+    result = run("formulate", statement, "--llm", "demo")
+    assert "File name too long" not in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)

@@ -49,29 +49,33 @@ def solve_formulation(source: Source, solver: str | None = None,
     return solve_checked(as_formulation(source), solver, time_limit, log, check)
 
 
-def formulate(text: str, llm=None, rounds: int = 3, library=None) -> Formulation:
+def formulate(text: str, llm=None, rounds: int = 3, library=None,
+              library_embeddings=None) -> Formulation:
     """Plain text to a checked formulation, using the LLM given by `llm` (a backend or a
     spec string such as 'vllm:Qwen/Qwen3-8B'; default: env NL2OPT_LLM, then vLLM).
-    `library`: an experience library (see `solve`)."""
+    `library` and `library_embeddings`: an experience library (see `solve`)."""
     from nl2opt.llm.spec import make_llm
     from nl2opt.pipeline.run import PipelineOptions, formulate as formulate_text
 
     backend = make_llm(llm)
     return formulate_text(text, backend, PipelineOptions(rounds=rounds),
-                          insights=insight_provider(library, backend))
+                          insights=insight_provider(library, backend, library_embeddings))
 
 
 def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
           samples: int = 1, time_limit: float | None = 60.0, library=None,
           data_dir: str | Path | None = None, review: bool | None = None,
-          vote: str = "equivalence") -> "Report":
+          vote: str = "equivalence", library_embeddings=None) -> "Report":
     """Text or a formulation in, a `Report` out: formulation, code, answer, attempts.
 
     A Formulation, dict or path to a .json file is solved directly (no LLM);
     anything else is treated as a problem statement for the LLM. `library`, an
     experience library file (or an open `LibraryStore`, or any object with
     `retrieve(problem)`), adds the insights that apply to the formulate prompt;
-    `report.insight_ids` names them. CSV sources are read only from inside
+    `report.insight_ids` names them. `library_embeddings`, an embeddings endpoint
+    (``openai:MODEL@http://host:port/v1`` or an `EmbeddingClient`), adds dense ranking
+    to the library's retrieval; if the endpoint fails, an `EmbeddingWarning` says so and
+    retrieval goes on without it (docs/library.md). CSV sources are read only from inside
     `data_dir` (default: a .json file's folder; for text, dicts and strings, no
     folder, so no CSV file is read). `review` (default: on when rounds > 0) checks a
     solved model against the text (fact coverage and an LLM review) and repairs what
@@ -96,7 +100,7 @@ def solve(source: Source, llm=None, solver: str | None = None, rounds: int = 3,
                               data_dir=str(data_dir) if data_dir is not None else None)
     backend = make_llm(llm)
     return solve_text(str(source), backend, options,
-                      insights=insight_provider(library, backend))
+                      insights=insight_provider(library, backend, library_embeddings))
 
 
 def sensitivity(source: Source, time_limit: float | None = None):
@@ -155,13 +159,14 @@ def export(source: Source, fmt: str) -> bytes:
     return export_solution(solve_formulation(formulation), fmt).data
 
 
-def insight_provider(library, llm):
-    """An insight provider for `library` (None, a path, a store, or a provider itself)."""
+def insight_provider(library, llm, embeddings=None, warn=None):
+    """An insight provider for `library` (None, a path, a store, or a provider itself);
+    `embeddings` (a spec or a client) adds dense ranking, `warn` hears if it fails."""
     if library is None or callable(getattr(library, "retrieve", None)):
         return library
     from nl2opt.library.retrieval import open_retriever
 
-    return open_retriever(library, llm)
+    return open_retriever(library, llm, embeddings=embeddings, warn=warn)
 
 
 def _is_formulation(source: Source) -> bool:

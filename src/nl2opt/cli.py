@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.library.options import embeddings_option, print_warning
 from nl2opt.text import escape_controls, safe_terminal
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -84,13 +85,30 @@ LlmOption = typer.Option(None, "--llm", help="LLM spec, e.g. vllm:Qwen/Qwen3-8B,
 
 def _problem_text(source: str) -> str:
     path = Path(source)
-    if len(source) < 4096 and "\n" not in source and path.is_file():
-        return path.read_text(encoding="utf-8")
-    return source
+    try:
+        is_file = len(source) < 4096 and "\n" not in source and path.is_file()
+    except OSError:  # e.g. longer than a file name may be: it is the statement itself
+        is_file = False
+    return path.read_text(encoding="utf-8") if is_file else source
 
 
 LibraryOption = typer.Option(None, "--library", help="An experience library file (see "
                              "`nl2opt library`): insights that apply go into the prompt.")
+
+
+def _embedding_client(embeddings: str | None, library: Path | None):
+    """The --embeddings client, warning on the terminal if its endpoint fails later; a bad
+    spec, or --embeddings without --library, stops here."""
+    if not embeddings:
+        return None
+    if library is None:
+        _fail("--embeddings ranks an experience library's insights: add --library FILE.")
+    from nl2opt.library.embeddings import EmbeddingClient
+
+    try:
+        return EmbeddingClient.from_spec(embeddings, print_warning)
+    except Nl2OptError as error:
+        _fail(str(error))
 
 
 def _is_formulation_file(source: str) -> bool:
@@ -117,6 +135,7 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
           vote: str = typer.Option("equivalence", "--vote", help="How --samples vote: "
                                    "equivalence (of the models) or objective (value)."),
           library: Optional[Path] = LibraryOption,
+          embeddings: Optional[str] = embeddings_option(),
           data_dir: Optional[Path] = DataDirOption,
           sensitivity: bool = typer.Option(False, "--sensitivity", help="Also print shadow "
                                            "prices, reduced costs and ranges (LP; for a MILP "
@@ -132,6 +151,7 @@ def solve(source: str = typer.Argument(..., help="A formulation .json file, a te
         try:
             report = solve_any(_problem_text(source), llm=llm, solver=solver, rounds=rounds,
                                samples=samples, time_limit=time_limit, library=library,
+                               library_embeddings=_embedding_client(embeddings, library),
                                review=review, vote=vote, data_dir=data_dir)
         except Nl2OptError as error:
             _fail(str(error))
@@ -197,14 +217,16 @@ def formulate(source: str = typer.Argument(..., help="A problem statement or a t
                                                     help="Write the formulation JSON here."),
               llm: Optional[str] = LlmOption,
               rounds: int = typer.Option(3, "--rounds", help="Self-correction rounds."),
-              library: Optional[Path] = LibraryOption) -> None:
+              library: Optional[Path] = LibraryOption,
+              embeddings: Optional[str] = embeddings_option()) -> None:
     """Turn a problem statement into a checked five-element formulation (JSON)."""
     from nl2opt.api import formulate as formulate_text
 
     with console.status("formulating...", spinner="dots"):
         try:
             formulation = formulate_text(_problem_text(source), llm=llm, rounds=rounds,
-                                         library=library)
+                                         library=library, library_embeddings=_embedding_client(
+                                             embeddings, library))
         except Nl2OptError as error:
             _fail(str(error))
     if output is None:

@@ -28,6 +28,7 @@ from nl2opt.formulation.wording import format_number
 TITLE_LENGTH = 60
 STREAM_TAIL = 1200  # characters of the LLM's text shown while it writes
 PLACEHOLDER_TITLE = "New conversation"
+EMBEDDING_CLIENTS = "embedding_clients"  # session state: spec -> EmbeddingClient
 DEMO_DATA_NOTE = ("Demo mode: the recorded examples bring their own data, so the uploaded "
                   "files were not used (they are kept for when you choose an LLM).")
 
@@ -141,8 +142,16 @@ def _run_turn(text: str, history: History, view: ConversationView, settings: Set
     if current is None:
         problem = with_data(text, files)
         history.set_problem(conversation_id, problem)
-        return formulate_answer(problem, llm, options, progress, request=problem,
-                                insights=_insights(settings, llm, progress))
+        notes: list[str] = []  # what the library says (e.g. dense retrieval is off)
+
+        def note(line: str) -> None:
+            notes.append(line)
+            progress(line)
+
+        answer = formulate_answer(problem, llm, options, progress, request=problem,
+                                  insights=_insights(settings, llm, note))
+        answer.steps = [*notes, *answer.steps]
+        return answer
     told = view.seen_by_llm()
     # A file is new to the LLM unless it saw this very preview (a re-upload is new).
     new_files = [path for path in files if describe_csv(path) not in told]
@@ -166,7 +175,28 @@ def _insights(settings: Settings, llm, progress):
             "the recorded demos were made without one" if settings.demo
             else f"there is no library file at {path} yet"))
         return None
-    return insight_provider(path, llm)
+    return insight_provider(path, llm, _embedding_client(settings.library_embeddings,
+                                                          progress))
+
+
+def _embedding_client(spec: str, progress):
+    """The session's client for `spec`, so the library's vectors stay cached between
+    answers. A failed endpoint is tried again on each answer; a failure, or a bad spec,
+    is told in this answer's progress and the answer goes on without dense ranking."""
+    if not spec:
+        return None
+    from nl2opt.errors import Nl2OptError
+    from nl2opt.library.retrieval import embedding_client
+
+    clients = st.session_state.setdefault(EMBEDDING_CLIENTS, {})
+    try:
+        client = clients.get(spec) or embedding_client(spec)
+    except Nl2OptError as error:
+        progress(f"Dense retrieval not used: {error}")
+        return None
+    clients[spec] = client
+    client.failure, client.warn = None, progress
+    return client
 
 
 def regenerate(history: History, view: ConversationView, settings: Settings) -> None:

@@ -45,7 +45,7 @@ def default_values() -> dict[str, Any]:
             "server_url": DEFAULT_SERVER_URL, "vllm_model": DEFAULT_MODEL,
             "custom_spec": configured or "demo", "solver": "automatic", "rounds": 3,
             "samples": 1, "time_limit": 60.0, "use_library": False, "library_path": "",
-            "review": True}
+            "library_embeddings": "", "review": True}
 
 
 def _valid(key: str, value: Any) -> bool:
@@ -109,6 +109,7 @@ class Settings:
     use_library: bool = False
     library_path: str = ""  # "" = library.db next to the history
     review: bool = True  # the semantic review after a solve (never in demo mode)
+    library_embeddings: str = ""  # an embeddings endpoint spec for the library ("" = none)
 
     @property
     def demo(self) -> bool:
@@ -153,10 +154,10 @@ def sidebar_settings() -> Settings:
                             help="After a solve, check that every number of the statement is "
                                  "used and ask the LLM to review the model against the text; "
                                  "findings go back for repair. Recorded demos have none.")
-    use_library, library = _library_inputs()
+    use_library, library, embeddings = _library_inputs()
     return Settings(backend, spec, None if solver == "automatic" else solver, int(rounds),
                     1 if backend == DEMO else int(samples), float(time_limit),
-                    api_key.strip(), use_library, library, bool(review))
+                    api_key.strip(), use_library, library, bool(review), embeddings)
 
 
 def _spec_inputs(backend: str) -> str:
@@ -178,13 +179,21 @@ def _spec_inputs(backend: str) -> str:
                                    "record:FILE=SPEC, demo").strip()
 
 
-def _library_inputs() -> tuple[bool, str]:
+def _library_inputs() -> tuple[bool, str, str]:
     sidebar = st.sidebar
     use = sidebar.toggle("Use an experience library", key="use_library",
                          help="Insights learned from earlier mistakes go into the prompt; "
                               "each answer lists the ones it used.")
     path = st.session_state.get("library_path", "")
+    embeddings = st.session_state.get("library_embeddings", "")
     if use:
         path = sidebar.text_input("Library file", key="library_path",
                                   placeholder="empty: library.db next to the conversations")
-    return bool(use), path.strip()
+        embeddings = sidebar.text_input(
+            "Embeddings endpoint (optional)", key="library_embeddings",
+            placeholder="openai:MODEL@http://host:port/v1",
+            help="Dense retrieval: insights found by meaning, not only by shared words. Any "
+                 "OpenAI-compatible /v1/embeddings server, e.g. `vllm serve "
+                 "BAAI/bge-small-en-v1.5 --task embed`. Its key is env OPENAI_API_KEY (never "
+                 "stored). If it fails, the answer goes on without it and says so.")
+    return bool(use), path.strip(), embeddings.strip()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.library.options import embeddings_option, print_warning
 from nl2opt.text import safe_terminal
 
 console = Console(soft_wrap=True, emoji=False)
@@ -112,6 +113,7 @@ def eval_command(
                                     help="Write report.md/html and summary.json at the end."),
         library: Optional[Path] = typer.Option(None, "--library", help="An experience "
                                                "library file: insights go into the prompts."),
+        embeddings: Optional[str] = embeddings_option(),
         review: Optional[bool] = typer.Option(
             None, "--review/--no-review", help="Review each solved model against its text "
             "(fact coverage, LLM) and repair; default: on when --rounds > 0."),
@@ -133,6 +135,8 @@ def eval_command(
 
     if resume and out is None:
         _fail("--resume needs --out: the directory of the run to continue.")
+    if embeddings and library is None:
+        _fail("--embeddings ranks an experience library's insights: add --library FILE.")
     spec = llm or default_spec()
     selected = _split_ids(ids)
     out = out or _default_out(dataset)
@@ -142,7 +146,8 @@ def eval_command(
                        workers=(os.cpu_count() or 1) if workers is None else workers,
                        memory_mb=memory_mb or None,
                        batch_size=batch_size or default_batch_size(spec, ray),
-                       library=str(library) if library else None, review=review, vote=vote)
+                       library=str(library) if library else None,
+                       embeddings=embeddings or None, review=review, vote=vote)
     progress = _Progress()
     try:
         items = load_dataset(dataset, data_dir=data_dir, limit=limit, ids=selected)
@@ -154,7 +159,8 @@ def eval_command(
             if library is not None:
                 from nl2opt.library.retrieval import open_retriever
 
-                insights = open_retriever(library, backend)
+                insights = open_retriever(library, backend, embeddings=embeddings,
+                                          warn=print_warning)
             with progress.progress:
                 records = run_evaluation(items, backend, config, out, resume=resume,
                                          on_record=progress.record, on_start=progress.start,
@@ -163,7 +169,9 @@ def eval_command(
         _stop_for_batch(pending, f"nl2opt eval {shlex.quote(dataset)} --llm "
                                  f"{shlex.quote(spec)} --out {shlex.quote(str(out))} --resume"
                                  + (f" --library {shlex.quote(str(library))}"
-                                    if library is not None else ""))
+                                    if library is not None else "")
+                                 + (f" --embeddings {shlex.quote(embeddings)}"
+                                    if embeddings else ""))
     except KeyboardInterrupt:
         _fail(f"interrupted; continue with: nl2opt eval {dataset} --out {out} --resume "
               "(same options)", code=130)

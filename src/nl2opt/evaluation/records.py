@@ -168,6 +168,7 @@ class RunConfig(BaseModel):
     memory_mb: int | None = None
     batch_size: int = 64
     library: str | None = None  # experience library file, if one was used
+    embeddings: str | None = None  # the library's dense-retrieval endpoint spec, if any
     review: bool | None = None  # the semantic review; None: on when rounds > 0
     vote: str = "equivalence"  # how several samples vote
 
@@ -175,7 +176,7 @@ class RunConfig(BaseModel):
         """What must not change between a run and its resumption (the dataset is compared
         by name and file hash, not by how its path was spelt)."""
         return self.model_dump(include={"llm", "rounds", "samples", "solver", "time_limit",
-                                        "library", "review", "vote"})
+                                        "library", "embeddings", "review", "vote"})
 
 
 class RunInfo(BaseModel):

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
+from nl2opt.library.options import embeddings_option, print_warning
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -40,6 +41,13 @@ def _pending(error, command: str):
     errors.print(f"[bold yellow]waiting for the LLM:[/] {error}", highlight=False)
     errors.print(f"then continue with: {command} --resume", highlight=False, markup=False)
     raise typer.Exit(PENDING_EXIT)
+
+
+def _embedding_client(spec: str | None):
+    """The --embeddings client (raises on a bad spec; a failing endpoint only warns)."""
+    from nl2opt.library.retrieval import embedding_client
+
+    return embedding_client(spec, print_warning)
 
 
 def _open(path: Path, create: bool = False):
@@ -71,6 +79,7 @@ def learn_command(
         workers: int = typer.Option(0, "--workers", help="Solve processes (0: in-process)."),
         time_limit: float = typer.Option(60.0, "--time-limit", help="Solver seconds."),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where datasets are."),
+        embeddings: Optional[str] = embeddings_option(),
         ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run on Ray "
                                           "('local', 'auto' or HOST:PORT): solves as Ray "
                                           "tasks, vllm: as Ray Data replicas "
@@ -90,6 +99,7 @@ def learn_command(
                                                   memory_mb=None, time_limit=time_limit,
                                                   echo=_note))
         backend = runtime.make_llm(llm or default_spec())
+        client = _embedding_client(embeddings)
     except Nl2OptError as error:
         cluster.close()
         _fail(str(error))
@@ -102,8 +112,10 @@ def learn_command(
         _record_run_successes(store, found.run_records)
         options = LearnOptions(run=name, rounds=rounds, batch_size=batch_size,
                                explore_tries=explore_tries, verify_attempts=verify_attempts,
-                               workers=runtime.workers, time_limit=time_limit)
-        command = f"nl2opt library learn {source} --library {library} --llm {llm or '...'}"
+                               workers=runtime.workers, time_limit=time_limit,
+                               embeddings=client)
+        command = (f"nl2opt library learn {source} --library {library} --llm {llm or '...'}"
+                   + (f" --embeddings {embeddings}" if embeddings else ""))
         try:
             with console.status("learning...") as status:
                 summary = learn(store, backend, found.tasks, options,
@@ -145,7 +157,8 @@ def refine_command(
         variants: int = typer.Option(3, "--variants", help="Candidate conditions per insight."),
         min_negative: int = typer.Option(2, "--min-negative", help="Retire an insight that "
                                          "misled at least this many tasks, more than it "
-                                         "helped.")) -> None:
+                                         "helped."),
+        embeddings: Optional[str] = embeddings_option()) -> None:
     """Rewrite conditions that retrieve badly (AlphaOPT's score) and retire harmful insights."""
     from nl2opt.library.refine import RefineOptions, refine
     from nl2opt.library.solving import LearningPending
@@ -153,11 +166,13 @@ def refine_command(
 
     with _open(library) as store:
         try:
+            options = RefineOptions(variants=variants, min_negative=min_negative,
+                                    embeddings=_embedding_client(embeddings))
             with console.status("refining..."):
-                summary = refine(store, make_llm(llm), RefineOptions(variants=variants,
-                                                                     min_negative=min_negative))
+                summary = refine(store, make_llm(llm), options)
         except LearningPending as error:
-            _pending(error, f"nl2opt library refine --library {library} --llm {llm or '...'}")
+            _pending(error, f"nl2opt library refine --library {library} --llm {llm or '...'}"
+                            + (f" --embeddings {embeddings}" if embeddings else ""))
         except Nl2OptError as error:
             _fail(str(error))
     table = Table("insight", "score before", "after", "new condition",
@@ -201,6 +216,36 @@ def import_alphaopt_command(
                   highlight=False)
     for reason, count in sorted(summary.dropped.items()):
         console.print(f"dropped {count}: {reason}", highlight=False, markup=False)
+
+
+@library_app.command("retrieve")
+def retrieve_command(
+        problem: str = typer.Argument(..., help="A problem statement."),
+        library: Path = LibraryArg,
+        llm: Optional[str] = typer.Option(None, "--llm", help="Also predict taxonomy labels "
+                                          "and check conditions with this LLM, as formulating "
+                                          "does; without it, the ranked candidates."),
+        embeddings: Optional[str] = embeddings_option(),
+        candidates: int = typer.Option(10, "--candidates", help="Candidates to rank.")) -> None:
+    """Show the insights retrieval picks for a problem (try a library or an endpoint)."""
+    from nl2opt.library.retrieval import RetrievalOptions, open_retriever
+    from nl2opt.llm.spec import make_llm
+
+    checked = llm is not None
+    options = RetrievalOptions(candidates=candidates, labels=checked, check=checked)
+    with _open(library) as store:
+        try:
+            retriever = open_retriever(store, make_llm(llm) if checked else None, options,
+                                       embeddings, print_warning)
+            found = (retriever.retrieve(problem) if checked
+                     else retriever.candidates_many([problem])[0])
+        except Nl2OptError as error:
+            _fail(str(error))
+    table = Table("rank", "id", "taxonomy", "condition", title=f"{len(found)} insight(s) "
+                  + ("applicable (LLM-checked)" if checked else "ranked (no LLM check)"))
+    for rank, insight in enumerate(found, 1):
+        table.add_row(str(rank), insight.id, insight.label, insight.condition[:120])
+    console.print(table)
 
 
 @library_app.command("list")

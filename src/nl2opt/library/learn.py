@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from nl2opt.evaluation.solve_cache import Solver
 from nl2opt.evaluation.solve_stage import SolvePool
 from nl2opt.library.diagnose import Diagnosis, diagnosis_request, read_diagnosis
+from nl2opt.library.embeddings import EmbeddingClient
 from nl2opt.library.explore import self_explore
 from nl2opt.library.merge import apply_merges, propose_merges, verification_jobs
 from nl2opt.library.model import (
@@ -67,6 +68,7 @@ class LearnOptions:
     time_limit: float | None = 60.0
     solver: str | None = None
     retrieval: RetrievalOptions = RetrievalOptions()
+    embeddings: EmbeddingClient | None = None  # dense ranking (shared: vectors cached)
 
     def pipeline(self) -> PipelineOptions:
         # The library learns from the plain loop's answers: no semantic review round.
@@ -146,7 +148,7 @@ class Learner:
         snapshot = [i for i in map(self.store.get, state["snapshot"])
                     if i is not None and i.status is Status.verified]
         retriever = LibraryRetriever(snapshot, self.store.taxonomy(), self.llm,
-                                     self.options.retrieval)
+                                     self.options.retrieval, self.options.embeddings)
         self.note(f"solving {len(todo)} task(s) with {len(snapshot)} insight(s)")
         cases = self.first_answers(todo, retriever)
         cases = self.with_references(cases)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nl2opt.library.checks import check_request, read_check
+from nl2opt.library.embeddings import EmbeddingClient
 from nl2opt.library.model import Insight, Status, TrainingTask
 from nl2opt.library.retrieval import LibraryRetriever, RetrievalOptions
 from nl2opt.library.solving import StopOnPending
@@ -39,6 +40,7 @@ class RefineOptions:
     variants: int = 3  # K candidate conditions per insight
     min_negative: int = 2  # retire only with at least this many negative tasks
     retrieval: RetrievalOptions = RetrievalOptions()
+    embeddings: EmbeddingClient | None = None  # dense ranking (shared: vectors cached)
 
 
 @dataclass
@@ -153,7 +155,7 @@ class Refiner:
                 variant = target.insight.model_copy(update={"condition": condition})
                 library = [variant if i.id == variant.id else i for i in self.library]
                 retriever = LibraryRetriever(library, self.taxonomy, self.llm,
-                                             self.options.retrieval)
+                                             self.options.retrieval, self.options.embeddings)
                 for task, found in zip(target.tasks, retriever.candidates_many(questions,
                                                                                labels)):
                     retrieved[(variant.id, number, task.uid)] = False
@@ -167,7 +169,8 @@ class Refiner:
         return retrieved
 
     def _labels(self, questions: list[str]):
-        probe = LibraryRetriever(self.library, self.taxonomy, self.llm, self.options.retrieval)
+        probe = LibraryRetriever(self.library, self.taxonomy, self.llm, self.options.retrieval,
+                                 self.options.embeddings)
         return probe.predict_labels(questions)
 
     def best(self, target: Target, retrieved: dict) -> Rewrite | None:

@@ -8,7 +8,8 @@ For a batch of problem statements:
    batched LLM call (skipped when the library is small enough that every
    insight is a candidate anyway);
 3. optionally dense: cosine similarity of embeddings from an OpenAI-compatible
-   `/v1/embeddings` endpoint;
+   `/v1/embeddings` endpoint (a failing endpoint switches this ranking off with one
+   warning, see `nl2opt.library.embeddings`);
 4. reciprocal-rank fusion of those lists gives the candidates, and one batched
    LLM call checks each candidate's condition against the problem;
 5. the applicable insights, in the checker's order, fill a token budget.
@@ -19,14 +20,14 @@ Nothing here imports the pipeline: `LibraryRetriever` satisfies
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nl2opt.library.checks import check_request, labels_request, read_check, read_labels
-from nl2opt.library.embeddings import EmbeddingClient
+from nl2opt.library.embeddings import EmbeddingClient, dimension_mismatch
 from nl2opt.library.model import Insight, Status, TaxonomyEntry, TaxonomyPath, estimate_tokens
 from nl2opt.library.store import LibraryStore, open_store
 from nl2opt.llm.types import LLMBackend
@@ -95,6 +96,21 @@ def fuse(rankings: Sequence[Sequence[int]], rrf_k: int) -> list[int]:
         for rank, position in enumerate(ranking):
             scores[position] = scores.get(position, 0.0) + 1.0 / (rrf_k + rank + 1)
     return sorted(scores, key=lambda position: (-scores[position], position))
+
+
+def top_positions(similarity: np.ndarray, depth: int) -> list[list[int]]:
+    """Per row, the `depth` best columns, best first (ties: lower column first); a partial
+    sort, so ranking 10,000 insights costs about what reading them does."""
+    depth = min(depth, similarity.shape[1])
+    if depth == 0:
+        return [[] for _ in similarity]
+    found = []
+    for row in similarity:
+        kth = -np.partition(-row, depth - 1)[depth - 1]  # the depth-th best value
+        above = np.flatnonzero(row > kth)
+        top = np.concatenate([above, np.flatnonzero(row == kth)[:depth - len(above)]])
+        found.append([int(position) for position in top[np.lexsort((top, -row[top]))]])
+    return found
 
 
 class LibraryRetriever:
@@ -176,13 +192,26 @@ class LibraryRetriever:
                       key=lambda p: (lexical_rank.get(p, len(lexical)), p))
 
     def _dense_rankings(self, problems: Sequence[str], depth: int) -> list[list[int]]:
-        if self.embeddings is None:
+        """Per problem, insights by cosine similarity; none once the endpoint failed."""
+        similarity = self._similarity(problems)
+        if similarity is None:
             return [[] for _ in problems]
+        return top_positions(similarity, depth)
+
+    def _similarity(self, problems: Sequence[str]) -> np.ndarray | None:
+        client = self.embeddings
+        if client is None or client.failure is not None:
+            return None
         if self._dense is None:
-            self._dense = self.embeddings.embed([i.condition for i in self.insights])
-        similarity = self.embeddings.embed(list(problems)) @ self._dense.T
-        top = np.argsort(-similarity, axis=1, kind="stable")[:, :depth]
-        return [[int(position) for position in row] for row in top]
+            self._dense = client.try_embed([i.condition for i in self.insights], persist=True)
+        queries = client.try_embed(list(problems)) if self._dense is not None else None
+        if queries is None or self._dense is None:
+            return None
+        if queries.shape[1] != self._dense.shape[1]:
+            client.fail(dimension_mismatch(client.model, self._dense.shape[1],
+                                           queries.shape[1]))
+            return None
+        return queries @ self._dense.T
 
     def check(self, problems: Sequence[str], candidates: Sequence[Sequence[Insight]]
               ) -> list[list[Insight]]:
@@ -201,9 +230,12 @@ class LibraryRetriever:
 
 def open_retriever(library: str | Path | LibraryStore, llm: LLMBackend | None = None,
                    options: RetrievalOptions = RetrievalOptions(),
-                   embeddings: str | EmbeddingClient | None = None) -> LibraryRetriever:
-    """A retriever over a library file (which must exist) or an open store."""
-    client = EmbeddingClient.from_spec(embeddings) if isinstance(embeddings, str) else embeddings
+                   embeddings: str | EmbeddingClient | None = None,
+                   warn: Callable[[str], None] | None = None) -> LibraryRetriever:
+    """A retriever over a library file (which must exist) or an open store. `embeddings`
+    (a spec or a client) adds dense ranking; `warn` hears when that ranking is switched
+    off because the endpoint failed (see `nl2opt.library.embeddings`)."""
+    client = embedding_client(embeddings, warn)
     store = open_store(library)
     try:
         return LibraryRetriever(store.list(options.statuses), store.taxonomy(), llm, options,
@@ -211,3 +243,11 @@ def open_retriever(library: str | Path | LibraryStore, llm: LLMBackend | None = 
     finally:
         if store is not library:
             store.close()
+
+
+def embedding_client(embeddings: str | EmbeddingClient | None,
+                     warn: Callable[[str], None] | None = None) -> EmbeddingClient | None:
+    """A client for a spec (a bad spec is an error now); a client or None as given."""
+    if isinstance(embeddings, str):
+        return EmbeddingClient.from_spec(embeddings, warn) if embeddings.strip() else None
+    return embeddings
