@@ -7,8 +7,8 @@ validates (a trial compile) and then hands the very model that trial produced to
 HiGHS or CP-SAT, instead of parsing, resolving and compiling a second time.
 
 A version is a digest of the formulation's content (`content_of`), its data folder, the identity of every
-CSV file it reads (device, inode, size, modification time: a rewritten file is a new
-version) and the limits in force. Cached arrays are made read-only, so a caller that
+CSV file it reads (device, inode, size, modification and change times: a rewritten file
+is a new version) and the limits in force. Cached arrays are made read-only, so a caller that
 writes into a shared model or parameter array fails loudly instead of changing what
 the next solve sees; `compile_arrays` still returns a fresh, writable model.
 """
@@ -218,9 +218,12 @@ def _csv_sources(formulation: Formulation) -> list:
 
 
 def _file_stamp(formulation: Formulation, path: str) -> tuple:
-    # The same confinement checks reading applies; a refused path raises (no key).
+    # The same confinement checks reading applies; a refused path raises (no key). The
+    # change time too: a file rewritten in place with its size and mtime put back (os.utime,
+    # touch -r, rsync -t) keeps its inode, but no program can set its ctime.
     info = os.stat(resolve_data_path(formulation.data_dir, path))
-    return path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+    return (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+            info.st_ctime_ns)
 
 
 def _read_only_data(data: ModelData) -> ModelData:
