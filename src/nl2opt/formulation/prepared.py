@@ -106,6 +106,14 @@ class Prepared:
             raise self._compiled.with_traceback(None)
         return self._compiled
 
+    def adopt(self, formulation: Formulation) -> None:
+        """Compile `formulation` (of this version: its key was just computed) rather than
+        the object first prepared, which its owner may have changed since; once compiled,
+        the model no longer depends on either."""
+        with self._lock:
+            if self._compiled is None and formulation is not self.formulation:
+                self.formulation, self._size = formulation, None
+
     def _compile(self) -> ArrayModel | Exception:
         from nl2opt.formulation.arrays import compile_arrays
 
@@ -144,6 +152,7 @@ def prepare(formulation: Formulation) -> Prepared:
     if key is not None:
         found = _CACHE.get(key)
         if found is not None:
+            found.adopt(formulation)
             return found
     prepared = _prepare_now(formulation, key)
     if key is not None:
