@@ -149,3 +149,42 @@ def test_a_library_locked_by_another_process_is_a_clear_error(tmp_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# -- exports -------------------------------------------------------------------------------
+
+def _lp_round_trip(text: str, suffix: str) -> float | None:
+    import highspy
+
+    from nl2opt.solvers.highs_direct import new_highs
+
+    highs = new_highs()
+    highs.setOptionValue("output_flag", False)
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"nl2opt-rt-{os.getpid()}{suffix}")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    try:
+        if highs.readModel(path) != highspy.HighsStatus.kOk:
+            return None
+    finally:
+        os.unlink(path)
+    highs.run()
+    return highs.getInfo().objective_function_value
+
+
+@pytest.mark.parametrize("constraint", ["1st", "2_limit", "0"])
+def test_lp_export_of_a_constraint_named_with_a_leading_digit_reads_back(constraint):
+    from nl2opt.solvers.export import model_text
+
+    formulation = load_formulation({**MODEL, "constraints": [
+        {"name": constraint, "expression": "x['a'] + x['b'] <= 1.5"}]})
+    for fmt in ("lp", "mps"):
+        assert _lp_round_trip(model_text(formulation, fmt), f".{fmt}") == pytest.approx(1.5)
+
+
+def test_lp_names_of_many_non_ascii_elements_are_unique_in_linear_time():
+    from nl2opt.solvers.export import unique_names
+
+    labels = [("x", (chr(0x4E00 + k),)) for k in range(20_000)]  # 20,000 CJK elements
+    names = unique_names(labels)  # quadratic before: about a minute
+    assert len(set(names)) == len(names) == 20_000
