@@ -188,3 +188,20 @@ def test_lp_names_of_many_non_ascii_elements_are_unique_in_linear_time():
     labels = [("x", (chr(0x4E00 + k),)) for k in range(20_000)]  # 20,000 CJK elements
     names = unique_names(labels)  # quadratic before: about a minute
     assert len(set(names)) == len(names) == 20_000
+
+
+def test_latex_export_escapes_names_that_are_not_identifiers():
+    from nl2opt.analysis.exports import export_model
+
+    hostile = r"x}\input{/etc/passwd}\immediate\write18{id}\iffalse{"
+    formulation = load_formulation({
+        "sets": [{"name": "I}\\input{/etc/shadow}", "elements": ["a"]}],
+        "parameters": [{"name": "p}\\input{p}", "index": ["I}\\input{/etc/shadow}"],
+                        "values": {"a": 1}}],
+        "variables": [{"name": hostile}],
+        "objective": {"sense": "minimize", "expression": "x"}})
+    text = export_model(formulation, "latex").data.decode()
+    commands = [line for line in text.splitlines() if not line.startswith("%")]
+    assert not any(r"\input" in line or r"\write18" in line or r"\immediate" in line
+                   for line in commands), text
+    assert r"\textbackslash{}input\{/etc/passwd\}" in text
