@@ -205,3 +205,21 @@ def test_latex_export_escapes_names_that_are_not_identifiers():
     assert not any(r"\input" in line or r"\write18" in line or r"\immediate" in line
                    for line in commands), text
     assert r"\textbackslash{}input\{/etc/passwd\}" in text
+
+
+@pytest.mark.parametrize("target", ["folder", "missing/model.lp", ""])
+def test_export_to_a_path_that_cannot_be_written_is_a_clear_error(tmp_path, bakery_dict,
+                                                                  target):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "model.json").write_text(json.dumps(bakery_dict))
+    result = cli("export", tmp_path / "model.json", "-f", "lp", "-o",
+                 tmp_path / target if target else "")
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_latex_export_to_the_terminal_escapes_control_characters(tmp_path, bakery_dict):
+    hostile = {**bakery_dict, "description": "\x1b]0;title\x07\x1b[2J cleared"}
+    (tmp_path / "model.json").write_text(json.dumps(hostile))
+    result = cli("export", tmp_path / "model.json", "-f", "latex")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.output and "\\x1b[2J cleared" in result.output
