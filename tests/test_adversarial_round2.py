@@ -223,3 +223,23 @@ def test_latex_export_to_the_terminal_escapes_control_characters(tmp_path, baker
     result = cli("export", tmp_path / "model.json", "-f", "latex")
     assert result.exit_code == 0
     assert "\x1b" not in result.output and "\\x1b[2J cleared" in result.output
+
+
+def test_excel_export_keeps_formula_text_as_text_and_every_variable_on_its_own_sheet():
+    import io
+
+    openpyxl = pytest.importorskip("openpyxl", reason="the Excel export needs openpyxl")
+    from nl2opt.analysis.exports import solution_workbook
+
+    long_a, long_b = "v" * 31 + "a", "v" * 31 + "b"  # the same first 31 characters
+    formulation = load_formulation({
+        "sets": [{"name": "I", "elements": ['=HYPERLINK("http://example.invalid","x")']}],
+        "variables": [{"name": "x", "index": ["I"], "upper": 1},
+                      {"name": long_a, "upper": 2}, {"name": long_b, "upper": 3}],
+        "objective": {"sense": "maximize", "expression": f"sum(x[i] for i in I) + {long_a} "
+                      f"+ {long_b}"}})
+    book = openpyxl.load_workbook(io.BytesIO(solution_workbook(solve(formulation))))
+    cell = book["x"]["A2"]
+    assert (cell.value, cell.data_type) == ('=HYPERLINK("http://example.invalid","x")', "s")
+    values = sorted(sheet["A2"].value for sheet in book.worksheets[2:])
+    assert len(book.sheetnames) == 4 and values == [2, 3]
