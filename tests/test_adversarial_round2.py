@@ -243,3 +243,40 @@ def test_excel_export_keeps_formula_text_as_text_and_every_variable_on_its_own_s
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://example.invalid","x")', "s")
     values = sorted(sheet["A2"].value for sheet in book.worksheets[2:])
     assert len(book.sheetnames) == 4 and values == [2, 3]
+
+
+# -- HighsSession ------------------------------------------------------------------------
+
+def _qp(variable_type: str) -> dict:
+    return {"variables": [{"name": "x", "type": variable_type, "upper": 3.5}],
+            "objective": {"sense": "minimize", "expression": "(x - 2.4) * (x - 2.4)"}}
+
+
+def test_a_session_refuses_an_update_to_integer_quadratic_as_a_fresh_build_does():
+    from nl2opt.errors import NotSupportedError
+    from nl2opt.formulation.arrays import compile_arrays
+    from nl2opt.solvers.highs_session import HighsSession
+
+    session = HighsSession(compile_arrays(load_formulation(_qp("continuous"))))
+    assert session.solve().objective == pytest.approx(0)
+    integer = compile_arrays(load_formulation(_qp("integer")))
+    with pytest.raises(NotSupportedError, match="MIQP"):
+        HighsSession(integer)
+    with pytest.raises(NotSupportedError, match="MIQP"):
+        session.update(integer)  # in place before: a solve that ended in 'error'
+
+
+def test_a_session_update_with_a_nan_is_refused():
+    import numpy as np
+
+    from nl2opt.errors import Nl2OptError
+    from nl2opt.formulation.arrays import compile_arrays
+    from nl2opt.solvers.highs_session import HighsSession
+
+    model = compile_arrays(load_formulation(MODEL))
+    session = HighsSession(model)
+    changed = compile_arrays(load_formulation(MODEL))
+    changed.objective[0] = np.nan
+    with pytest.raises(Nl2OptError):
+        session.update(changed)
+    assert session.solve().objective == pytest.approx(2)  # still the model it held
