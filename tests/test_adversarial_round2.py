@@ -280,3 +280,27 @@ def test_a_session_update_with_a_nan_is_refused():
     with pytest.raises(Nl2OptError):
         session.update(changed)
     assert session.solve().objective == pytest.approx(2)  # still the model it held
+
+
+# -- bulk and per-entry data ---------------------------------------------------------------
+
+@pytest.mark.parametrize("elements", [["01", "1"], ["1", "01"], [1, "01"]])
+def test_a_csv_key_01_is_the_element_01_when_the_set_has_it(tmp_path, elements):
+    from nl2opt.formulation import data as resolving
+
+    (tmp_path / "p.csv").write_text("k,v\n01,5\n1,7\n")
+    formulation = load_formulation({
+        "sets": [{"name": "S", "elements": elements}],
+        "parameters": [{"name": "p", "index": ["S"], "default": 0, "csv": {
+            "path": "p.csv", "index_columns": ["k"], "value_column": "v"}}],
+        "variables": [{"name": "x", "index": ["S"], "upper": 1}],
+        "objective": {"sense": "maximize", "expression": "sum(p[s] * x[s] for s in S)"},
+    }).with_data_dir(tmp_path)
+    expected = [5.0 if str(element) == "01" else 7.0 for element in elements]
+    assert resolving.resolve_data(formulation).params["p"].values.tolist() == expected
+    parameter, sets = formulation.parameters[0], resolving.resolve_data(formulation).sets
+    import numpy as np
+
+    one_by_one = np.zeros(2)  # the per-entry loop (error path) reads the same
+    resolving._fill_one_by_one(one_by_one, parameter, [sets["S"]], tmp_path, "p")
+    assert one_by_one.tolist() == expected
