@@ -118,9 +118,9 @@ def test_hostile_library_exports_are_refused_with_a_reason(tmp_path, content, ex
 
 
 def test_a_folder_given_as_the_export_to_import_is_refused(tmp_path):
-    with LibraryStore(tmp_path / "lib.sqlite") as store:
-        with pytest.raises(LibraryError, match="cannot be read"):
-            import_jsonl(store, tmp_path)
+    with LibraryStore(tmp_path / "lib.sqlite") as store, pytest.raises(
+            LibraryError, match="cannot be read"):
+        import_jsonl(store, tmp_path)
 
 
 def test_library_list_shows_control_characters_and_markup_as_typed(tmp_path):
@@ -286,6 +286,8 @@ def test_a_session_update_with_a_nan_is_refused():
 
 @pytest.mark.parametrize("elements", [["01", "1"], ["1", "01"], [1, "01"]])
 def test_a_csv_key_01_is_the_element_01_when_the_set_has_it(tmp_path, elements):
+    import numpy as np
+
     from nl2opt.formulation import data as resolving
 
     (tmp_path / "p.csv").write_text("k,v\n01,5\n1,7\n")
@@ -299,8 +301,6 @@ def test_a_csv_key_01_is_the_element_01_when_the_set_has_it(tmp_path, elements):
     expected = [5.0 if str(element) == "01" else 7.0 for element in elements]
     assert resolving.resolve_data(formulation).params["p"].values.tolist() == expected
     parameter, sets = formulation.parameters[0], resolving.resolve_data(formulation).sets
-    import numpy as np
-
     one_by_one = np.zeros(2)  # the per-entry loop (error path) reads the same
     resolving._fill_one_by_one(one_by_one, parameter, [sets["S"]], tmp_path, "p")
     assert one_by_one.tolist() == expected
