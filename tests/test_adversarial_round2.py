@@ -304,3 +304,23 @@ def test_a_csv_key_01_is_the_element_01_when_the_set_has_it(tmp_path, elements):
     one_by_one = np.zeros(2)  # the per-entry loop (error path) reads the same
     resolving._fill_one_by_one(one_by_one, parameter, [sets["S"]], tmp_path, "p")
     assert one_by_one.tolist() == expected
+
+
+# -- equivalence -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cut", ["x[2] <= 9", "x[2] - x[3] <= 0.3"])
+def test_a_cut_through_a_large_optimal_face_is_no_equivalence(cut):
+    """60 columns with sum(x) <= 10: random directions reach the vertices with x[2] = 10
+    rarely, so a cut that only removes those was certified 'equivalent' by the name map."""
+    from nl2opt.equivalence import equivalent
+
+    def model(extra: list[dict]) -> dict:
+        return {"sets": [{"name": "I", "range": [1, 60]}],
+                "variables": [{"name": "x", "index": ["I"], "upper": 10}],
+                "objective": {"sense": "maximize", "expression": "sum(x[i] for i in I)"},
+                "constraints": [{"name": "cap", "expression": "sum(x[i] for i in I) <= 10"},
+                                *extra]}
+
+    report = equivalent(model([]), model([{"name": "cut", "expression": cut}]))
+    assert report.verdict == "not_equivalent", report.reason
+    assert equivalent(model([]), model([])).verdict == "equivalent"

@@ -35,7 +35,9 @@ from nl2opt.equivalence.maps import AffineMap
 from nl2opt.equivalence.solving import (
     ExtraRows,
     Solution,
+    distinct,
     near_optimal_width,
+    optimal_face,
     random_directions,
     sample_near_optimal,
     solve,
@@ -43,6 +45,7 @@ from nl2opt.equivalence.solving import (
 
 OBJECTIVE_TOLERANCE = 1e-6
 FEASIBILITY_TOLERANCE = 1e-6
+MAX_DIRECTED = 200  # row sides and bounds each model's optima are pushed against
 
 
 @dataclass
@@ -88,24 +91,14 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                 f"{target.source} undefined, e.g. {', '.join(missing)}")
         return Verification(False, notes=[note])
     result = Verification(True)
-    for y in source_samples:
-        result.soundness_checked += 1
-        problem = soundness_problem(mapping, target, source, target_optimum, y)
-        if problem is not None:
-            result.passed = False
-            result.counterexample = problem
-            return result
-    for x in target_samples:
-        result.coverage_checked += 1
-        problem = coverage_problem(mapping, target, source, source_optimum, x)
-        if problem is not None and problem["kind"] == "inconclusive":
-            result.passed = False
-            result.notes.append(problem["explanation"])
-            return result
-        if problem is not None:
-            result.passed = False
-            result.counterexample = problem
-            return result
+    _check_optima(result, mapping, target, source, target_optimum, source_optimum,
+                  source_samples, target_samples)
+    if result.passed:  # then the optima pushed against the other model's constraints
+        _check_optima(result, mapping, target, source, target_optimum, source_optimum,
+                      *directed_samples(mapping, target, source, target_optimum,
+                                        source_optimum))
+    if not result.passed:
+        return result
     near = near or NearOptimal([target_optimum, source_optimum])
     (source_points, source_done), (target_points, target_done) = \
         near.points(source, source_optimum), near.points(target, target_optimum)
@@ -117,6 +110,128 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
         result.passed = False
         result.notes.append(note)
     return result
+
+
+def _check_optima(result: Verification, mapping: AffineMap, target: InstanceModel,
+                  source: InstanceModel, target_optimum: Solution, source_optimum: Solution,
+                  source_samples: list[np.ndarray], target_samples: list[np.ndarray]) -> None:
+    """Soundness on the source's optima, then coverage of the target's; the first failure
+    goes into `result`."""
+    for y in source_samples:
+        result.soundness_checked += 1
+        problem = soundness_problem(mapping, target, source, target_optimum, y)
+        if problem is not None:
+            result.passed = False
+            result.counterexample = problem
+            return
+    for x in target_samples:
+        result.coverage_checked += 1
+        problem = coverage_problem(mapping, target, source, source_optimum, x)
+        if problem is not None and problem["kind"] == "inconclusive":
+            result.passed = False
+            result.notes.append(problem["explanation"])
+            return
+        if problem is not None:
+            result.passed = False
+            result.counterexample = problem
+            return
+
+
+def directed_samples(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                     target_optimum: Solution, source_optimum: Solution
+                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(source optima, target optima) pushed against the other model's rows and bounds
+    through the map: source optima as far as they go into each target row (soundness),
+    target optima into each source row (coverage). Random directions rarely reach a
+    constraint that cuts a small part off a large optimal face (60 columns with
+    sum(x) <= 10, and x[2] <= 9 in one model only). A side the pushed model has itself
+    (the same row, as tight) cannot be crossed, so it costs no solve."""
+    matrix = mapping.matrix.tocsr()
+    shift = mapping.shift
+    # a_t . g(y) = (M^T a_t) . y + a_t . shift: exact. Into the target, M a_s is exact for
+    # permutation maps and a direction worth trying otherwise.
+    into_source = _carried(target, lambda a: matrix.T @ a, lambda a: float(a @ shift))
+    permutation = _is_permutation(matrix)
+    into_target = _carried(source, lambda a: matrix @ a,
+                           lambda a: -float((matrix @ a) @ shift) if permutation else None)
+    return (_pushed(source, source_optimum, into_source),
+            _pushed(target, target_optimum, into_target))
+
+
+def _is_permutation(matrix: sp.csr_matrix) -> bool:
+    return (matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0]
+            and bool(np.all(matrix.data == 1.0)) and len(set(matrix.indices)) == matrix.nnz)
+
+
+def _sides(model: InstanceModel) -> list[tuple[np.ndarray, float, float]]:
+    """(coefficients, lower, upper) of the rows and then the bounds (at most MAX_DIRECTED)."""
+    rows = [(model.matrix.getrow(r).toarray().ravel(), model.row_lower[r], model.row_upper[r])
+            for r in range(min(model.num_rows, MAX_DIRECTED))]
+    return rows + [(np.eye(1, model.num_cols, k).ravel(), model.lower[k], model.upper[k])
+                   for k in range(min(model.num_cols, MAX_DIRECTED - len(rows)))]
+
+
+def _carried(model: InstanceModel, carry, constant) -> list[tuple[np.ndarray, float | None,
+                                                                  str]]:
+    """(coefficients in the other model's columns, the side's bound there or None when
+    unknown, 'upper' or 'lower') for each finite side of `model`."""
+    carried = []
+    for coefficients, lower, upper in _sides(model):
+        moved = np.asarray(carry(coefficients), dtype=float).ravel()
+        offset = constant(coefficients)
+        for bound, side in ((upper, "upper"), (lower, "lower")):
+            if np.isfinite(bound) and np.any(moved):
+                carried.append((moved, None if offset is None else bound - offset, side))
+    return carried
+
+
+def _pushed(model: InstanceModel, optimum: Solution, carried) -> list[np.ndarray]:
+    """The optima of `model` that go furthest across each carried side it does not hold."""
+    if model.has_quadratic or not carried:
+        return []
+    held = _held_sides(model)
+    face = optimal_face(model, optimum.objective)
+    found = []
+    for coefficients, bound, side in carried:
+        if bound is not None and _holds(held, coefficients, bound, side):
+            continue
+        cost = -coefficients if side == "upper" else coefficients
+        found.append(solve(model, cost=cost, extra=[face]))
+    return distinct([f.x for f in found if f.ok])
+
+
+def _key(coefficients: np.ndarray) -> tuple[tuple, float]:
+    """A row's coefficients scaled so the largest magnitude is 1 (a hashable key), and the
+    scale (negative when the row was flipped)."""
+    scale = coefficients[np.argmax(np.abs(coefficients))]
+    scaled = coefficients / scale
+    nonzero = np.flatnonzero(scaled)
+    return (tuple(nonzero), tuple(np.round(scaled[nonzero], 9))), float(scale)
+
+
+def _held_sides(model: InstanceModel) -> dict:
+    """key -> (tightest lower, tightest upper) of the scaled rows and bounds `model` has."""
+    held: dict = {}
+    for coefficients, lower, upper in _sides(model):
+        if not np.any(coefficients):
+            continue
+        key, scale = _key(coefficients)
+        low, high = (lower / scale, upper / scale) if scale > 0 else (upper / scale,
+                                                                     lower / scale)
+        known = held.get(key, (-np.inf, np.inf))
+        held[key] = (max(known[0], low), min(known[1], high))
+    return held
+
+
+def _holds(held: dict, coefficients: np.ndarray, bound: float, side: str) -> bool:
+    key, scale = _key(coefficients)
+    if key not in held:
+        return False
+    low, high = held[key]
+    scaled = bound / scale
+    if (side == "upper") == (scale > 0):
+        return high <= scaled + FEASIBILITY_TOLERANCE * max(1.0, abs(scaled))
+    return low >= scaled - FEASIBILITY_TOLERANCE * max(1.0, abs(scaled))
 
 
 def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
