@@ -56,6 +56,25 @@ def test_a_formulation_changed_after_prepare_does_not_poison_an_equal_one():
     assert solve(first).objective == pytest.approx(0)
 
 
+def test_the_cache_counts_the_inline_data_it_holds():
+    """Each cached version holds its formulation: 20,000 inline values are megabytes of
+    Python objects but only 160 KB of array, so 32 versions outgrew the byte limit 18-fold."""
+    import tracemalloc
+
+    size = 20_000
+    inline = {**MODEL, "sets": [{"name": "I", "range": [1, size]}],
+              "parameters": [{"name": "c", "index": ["I"],
+                              "values": {str(k): k + 0.5 for k in range(1, size + 1)}}]}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        formulation = load_formulation(inline)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert prepare(formulation).nbytes() >= held / 2
+
+
 # -- the prompt renderer -----------------------------------------------------------------
 
 def test_text_in_a_prompt_cannot_open_a_chat_message_of_its_own():
