@@ -343,3 +343,11 @@ def test_a_cut_through_a_large_optimal_face_is_no_equivalence(cut):
     report = equivalent(model([]), model([{"name": "cut", "expression": cut}]))
     assert report.verdict == "not_equivalent", report.reason
     assert equivalent(model([]), model([])).verdict == "equivalent"
+
+
+@pytest.mark.parametrize("value", [10**400, float("nan"), True, "lots"])
+def test_a_what_if_value_that_is_no_number_is_an_edit_error(bakery, value):
+    from nl2opt.analysis.edits import EditError, set_parameter
+
+    with pytest.raises(EditError, match="not a number"):
+        set_parameter(bakery, "profit", ("bread",), value)
