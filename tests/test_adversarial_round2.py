@@ -351,3 +351,13 @@ def test_a_what_if_value_that_is_no_number_is_an_edit_error(bakery, value):
 
     with pytest.raises(EditError, match="not a number"):
         set_parameter(bakery, "profit", ("bread",), value)
+
+
+# -- synthesis -----------------------------------------------------------------------------
+
+def test_synth_output_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "taken").write_text("keep me")
+    result = cli("synth", "generate", "--out", tmp_path / "taken", "--families", "knapsack",
+                 "--per-family", "1", "--no-tune")
+    assert result.exit_code == 2 and "cannot be the run folder" in result.output
+    assert (tmp_path / "taken").read_text() == "keep me"
