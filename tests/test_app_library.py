@@ -88,3 +88,22 @@ def test_a_correction_becomes_a_training_task(db):
     assert task.answer == 1100 and task.dataset == "person"
     assert task.failing_formulation["name"] == "Bakery production plan"
     assert "bakery makes bread and cakes" in task.question
+
+
+def test_an_insight_card_shows_imported_ids_and_origins_as_text(db):
+    """Ids and provenance come from imported JSONL: Markdown in them (an image that the
+    browser would fetch, a link) must stay text in the card's caption."""
+    from nl2opt.library.model import Provenance
+
+    hostile = insight(PERCENT_CONDITION).model_copy(update={
+        "id": "ins-[link](https://example.invalid/a)",
+        "provenance": Provenance(origin="![pixel](https://example.invalid/p.png)")})
+    with LibraryStore(db.parent / "library.db") as store:
+        store.add(hostile)
+    app = new_app()
+    app.switch_page("library_page.py")
+    run(app)
+    run(app.selectbox(key="library_open").select_index(0))
+    (caption,) = [c.value for c in app.caption if "version" in c.value]
+    assert "](" not in caption.replace("\\](", ""), caption
+    assert "example.invalid/p.png" in caption
