@@ -45,7 +45,7 @@ from nl2opt.equivalence.solving import (
 
 OBJECTIVE_TOLERANCE = 1e-6
 FEASIBILITY_TOLERANCE = 1e-6
-MAX_DIRECTED = 200  # row sides and bounds each model's optima are pushed against
+MAX_DIRECTED = 100  # solves pushing one model's optima against the other's sides
 
 
 @dataclass
@@ -146,14 +146,13 @@ def directed_samples(mapping: AffineMap, target: InstanceModel, source: Instance
     constraint that cuts a small part off a large optimal face (60 columns with
     sum(x) <= 10, and x[2] <= 9 in one model only). A side the pushed model has itself
     (the same row, as tight) cannot be crossed, so it costs no solve."""
-    matrix = mapping.matrix.tocsr()
-    shift = mapping.shift
-    # a_t . g(y) = (M^T a_t) . y + a_t . shift: exact. Into the target, M a_s is exact for
-    # permutation maps and a direction worth trying otherwise.
-    into_source = _carried(target, lambda a: matrix.T @ a, lambda a: float(a @ shift))
+    matrix, shift = mapping.matrix.tocsr(), mapping.shift
+    # a_t . g(y) = (a_t M) . y + a_t . shift: exact. Into the target, a_s M^T is exact for
+    # permutation maps (y = M^T (x - shift)) and a direction worth trying otherwise.
+    into_source = _carried(target, matrix, lambda a: float((a @ shift)[0]))
     permutation = _is_permutation(matrix)
-    into_target = _carried(source, lambda a: matrix @ a,
-                           lambda a: -float((matrix @ a) @ shift) if permutation else None)
+    into_target = _carried(source, matrix.T.tocsr(),
+                           lambda a: -float((a @ matrix.T @ shift)[0]) if permutation else None)
     return (_pushed(source, source_optimum, into_source),
             _pushed(target, target_optimum, into_target))
 
@@ -163,31 +162,35 @@ def _is_permutation(matrix: sp.csr_matrix) -> bool:
             and bool(np.all(matrix.data == 1.0)) and len(set(matrix.indices)) == matrix.nnz)
 
 
-def _sides(model: InstanceModel) -> list[tuple[np.ndarray, float, float]]:
-    """(coefficients, lower, upper) of the rows and then the bounds (at most MAX_DIRECTED)."""
-    rows = [(model.matrix.getrow(r).toarray().ravel(), model.row_lower[r], model.row_upper[r])
-            for r in range(min(model.num_rows, MAX_DIRECTED))]
-    return rows + [(np.eye(1, model.num_cols, k).ravel(), model.lower[k], model.upper[k])
-                   for k in range(min(model.num_cols, MAX_DIRECTED - len(rows)))]
+def _sides(model: InstanceModel):
+    """(coefficients as a sparse 1 x columns row, lower, upper) of each row, then of each
+    column's bounds."""
+    rows = model.matrix.tocsr()
+    for row in range(model.num_rows):
+        yield rows[row], model.row_lower[row], model.row_upper[row]
+    for column in range(model.num_cols):
+        unit = sp.csr_matrix(([1.0], ([0], [column])), shape=(1, model.num_cols))
+        yield unit, model.lower[column], model.upper[column]
 
 
-def _carried(model: InstanceModel, carry, constant) -> list[tuple[np.ndarray, float | None,
-                                                                  str]]:
+def _carried(model: InstanceModel, carry: sp.csr_matrix, constant):
     """(coefficients in the other model's columns, the side's bound there or None when
     unknown, 'upper' or 'lower') for each finite side of `model`."""
-    carried = []
     for coefficients, lower, upper in _sides(model):
-        moved = np.asarray(carry(coefficients), dtype=float).ravel()
+        moved = (coefficients @ carry).tocsr()
+        moved.eliminate_zeros()
+        if not moved.nnz:
+            continue
         offset = constant(coefficients)
         for bound, side in ((upper, "upper"), (lower, "lower")):
-            if np.isfinite(bound) and np.any(moved):
-                carried.append((moved, None if offset is None else bound - offset, side))
-    return carried
+            if np.isfinite(bound):
+                yield moved, None if offset is None else bound - offset, side
 
 
 def _pushed(model: InstanceModel, optimum: Solution, carried) -> list[np.ndarray]:
-    """The optima of `model` that go furthest across each carried side it does not hold."""
-    if model.has_quadratic or not carried:
+    """The optima of `model` that go furthest across each carried side it does not hold
+    (at most MAX_DIRECTED solves)."""
+    if model.has_quadratic:
         return []
     held = _held_sides(model)
     face = optimal_face(model, optimum.objective)
@@ -195,25 +198,29 @@ def _pushed(model: InstanceModel, optimum: Solution, carried) -> list[np.ndarray
     for coefficients, bound, side in carried:
         if bound is not None and _holds(held, coefficients, bound, side):
             continue
-        cost = -coefficients if side == "upper" else coefficients
-        found.append(solve(model, cost=cost, extra=[face]))
+        cost = coefficients.toarray().ravel()
+        found.append(solve(model, cost=-cost if side == "upper" else cost, extra=[face]))
+        if len(found) >= MAX_DIRECTED:
+            break
     return distinct([f.x for f in found if f.ok])
 
 
-def _key(coefficients: np.ndarray) -> tuple[tuple, float]:
-    """A row's coefficients scaled so the largest magnitude is 1 (a hashable key), and the
-    scale (negative when the row was flipped)."""
-    scale = coefficients[np.argmax(np.abs(coefficients))]
-    scaled = coefficients / scale
-    nonzero = np.flatnonzero(scaled)
-    return (tuple(nonzero), tuple(np.round(scaled[nonzero], 9))), float(scale)
+def _key(coefficients: sp.csr_matrix) -> tuple[tuple, float]:
+    """A sparse row scaled so its largest magnitude is 1 (a hashable key), and the scale
+    (negative when the row was flipped)."""
+    coefficients.sort_indices()
+    data = coefficients.data
+    scale = float(data[np.argmax(np.abs(data))])
+    return (tuple(coefficients.indices), tuple(np.round(data / scale, 9))), scale
 
 
 def _held_sides(model: InstanceModel) -> dict:
     """key -> (tightest lower, tightest upper) of the scaled rows and bounds `model` has."""
     held: dict = {}
     for coefficients, lower, upper in _sides(model):
-        if not np.any(coefficients):
+        coefficients = coefficients.tocsr()
+        coefficients.eliminate_zeros()
+        if not coefficients.nnz:
             continue
         key, scale = _key(coefficients)
         low, high = (lower / scale, upper / scale) if scale > 0 else (upper / scale,
@@ -223,7 +230,7 @@ def _held_sides(model: InstanceModel) -> dict:
     return held
 
 
-def _holds(held: dict, coefficients: np.ndarray, bound: float, side: str) -> bool:
+def _holds(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> bool:
     key, scale = _key(coefficients)
     if key not in held:
         return False
