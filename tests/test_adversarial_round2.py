@@ -361,3 +361,12 @@ def test_synth_output_that_is_a_file_is_a_clear_error(tmp_path):
                  "--per-family", "1", "--no-tune")
     assert result.exit_code == 2 and "cannot be the run folder" in result.output
     assert (tmp_path / "taken").read_text() == "keep me"
+
+
+def test_an_insight_whose_condition_is_only_spaces_is_refused(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text(HEADER + "\n" + _insight_line(condition="  \n ") + "\n")
+    with LibraryStore(tmp_path / "lib.sqlite") as store:
+        with pytest.raises(LibraryError, match="not a valid insight record"):
+            import_jsonl(store, path)
+        assert store.count() == 0
