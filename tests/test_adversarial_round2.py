@@ -370,3 +370,14 @@ def test_an_insight_whose_condition_is_only_spaces_is_refused(tmp_path):
         with pytest.raises(LibraryError, match="not a valid insight record"):
             import_jsonl(store, path)
         assert store.count() == 0
+
+
+@pytest.mark.parametrize("target", ["folder", "missing/out.jsonl"])
+def test_library_export_to_a_path_that_cannot_be_written_is_a_clear_error(tmp_path, target):
+    (tmp_path / "folder").mkdir()
+    with LibraryStore(tmp_path / "lib.sqlite") as store:
+        store.add(insight(PERCENT_CONDITION))
+    result = cli("library", "export", tmp_path / target, "--library", tmp_path / "lib.sqlite")
+    assert result.exit_code == 2 and str(tmp_path / target) in result.output
+    left = [p.name for p in tmp_path.iterdir() if not p.name.startswith("lib.sqlite")]
+    assert left == ["folder"] and not any((tmp_path / "folder").iterdir())  # no temp file

@@ -295,8 +295,11 @@ def export_command(output: Path = typer.Argument(..., help="The JSONL file to wr
     from nl2opt.library.exchange import export_jsonl
 
     with _open(library) as store:
-        count = export_jsonl(store, output, full)
-    console.print(f"wrote {count} insight(s) to {output}")
+        try:
+            count = export_jsonl(store, output, full)
+        except Nl2OptError as error:
+            _fail(str(error))
+    console.print(f"wrote {count} insight(s) to {safe_terminal(output)}")
 
 
 @library_app.command("import")

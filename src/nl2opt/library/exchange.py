@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,20 @@ def export_jsonl(store: LibraryStore, path: str | Path, full: bool = False) -> i
     """Write the library to `path` atomically; returns the number of insights written."""
     path = Path(path)
     lines = export_lines(store, full)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(lines), encoding="utf-8")
-    os.replace(temporary, path)
+    if path.is_dir() or not path.name:
+        raise LibraryError(f"{path} is a folder; give the export a file name, e.g. "
+                           "library.jsonl")
+    try:  # a temporary file of our own beside it (never one that is already there)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise LibraryError(f"cannot write {path} ({error.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write("".join(lines))
+        os.replace(temporary, path)
+    except OSError as error:
+        os.unlink(temporary)
+        raise LibraryError(f"cannot write {path} ({error.strerror})") from None
     return sum(1 for line in lines if line.startswith('{"kind": "insight"'))
 
 
