@@ -131,3 +131,22 @@ def test_a_bad_embeddings_spec_is_told_in_the_steps_and_the_answer_goes_on(libra
     assert objectives(app) == ["9.6"]
     steps = page_text(open_tab(app, last_answer_key(library.parent / "app.db"), "Steps"))
     assert "Dense retrieval not used: bad embedding spec 'bge-small'" in steps
+
+
+def test_an_insight_card_shows_imported_ids_and_origins_as_text(db):
+    """Ids and provenance come from imported JSONL: Markdown in them (an image that the
+    browser would fetch, a link) must stay text in the card's caption."""
+    from nl2opt.library.model import Provenance
+
+    hostile = insight(PERCENT_CONDITION).model_copy(update={
+        "id": "ins-[link](https://example.invalid/a)",
+        "provenance": Provenance(origin="![pixel](https://example.invalid/p.png)")})
+    with LibraryStore(db.parent / "library.db") as store:
+        store.add(hostile)
+    app = new_app()
+    app.switch_page("library_page.py")
+    run(app)
+    run(app.selectbox(key="library_open").select_index(0))
+    (caption,) = [c.value for c in app.caption if "version" in c.value]
+    assert "](" not in caption.replace("\\](", ""), caption
+    assert "example.invalid/p.png" in caption

@@ -55,7 +55,8 @@ def formulate(text: str, llm=None, rounds: int = 3, library=None,
     spec string such as 'vllm:Qwen/Qwen3-8B'; default: env NL2OPT_LLM, then vLLM).
     `library` and `library_embeddings`: an experience library (see `solve`)."""
     from nl2opt.llm.spec import make_llm
-    from nl2opt.pipeline.run import PipelineOptions, formulate as formulate_text
+    from nl2opt.pipeline.run import PipelineOptions
+    from nl2opt.pipeline.run import formulate as formulate_text
 
     backend = make_llm(llm)
     return formulate_text(text, backend, PipelineOptions(rounds=rounds),
@@ -125,7 +126,8 @@ def what_if(source: Source, parameter: str, key: tuple | None, value: float,
             solver: str | None = None, time_limit: float | None = 60.0):
     """Set `parameter[key]` (every entry when key is None) to `value`, re-solve, and compare
     with the current plan (a `Comparison`: sentences, objective before and after, moves)."""
-    from nl2opt.analysis.whatif import SolveSettings, what_if as compare_change
+    from nl2opt.analysis.whatif import SolveSettings
+    from nl2opt.analysis.whatif import what_if as compare_change
 
     return compare_change(as_formulation(source), parameter, key, value,
                           settings=SolveSettings(solver=solver, time_limit=time_limit))
@@ -134,7 +136,8 @@ def what_if(source: Source, parameter: str, key: tuple | None, value: float,
 def why_not(source: Source, condition: str, description: str = "", solver: str | None = None,
             time_limit: float | None = 60.0):
     """Require `condition` (e.g. "x['cake'] >= 15"), re-solve, and say what it costs."""
-    from nl2opt.analysis.whatif import SolveSettings, why_not as compare_condition
+    from nl2opt.analysis.whatif import SolveSettings
+    from nl2opt.analysis.whatif import why_not as compare_condition
 
     return compare_condition(as_formulation(source), condition, description,
                              settings=SolveSettings(solver=solver, time_limit=time_limit))

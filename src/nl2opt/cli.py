@@ -65,6 +65,20 @@ def _fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
+def _write_output(output: Path, data: str | bytes) -> None:
+    """Write an -o file and say so; a folder, a missing folder or a refused write is an
+    error saying which, not a traceback."""
+    try:
+        if isinstance(data, str):
+            output.write_text(data, encoding="utf-8")
+        else:
+            output.write_bytes(data)
+    except OSError as error:
+        _fail(f"cannot write {output} ({error.strerror or error}); give a file path in an "
+              "existing, writable folder")
+    console.print(f"wrote {safe_terminal(output)}", highlight=False)
+
+
 @contextmanager
 def _memory_capped(what: str) -> Iterator[None]:
     """Run a command's model work under the memory cap (NL2OPT_MEMORY_MB), so an oversized
@@ -232,8 +246,7 @@ def formulate(source: str = typer.Argument(..., help="A problem statement or a t
     if output is None:
         sys.stdout.write(formulation.to_json() + "\n")
     else:
-        output.write_text(formulation.to_json() + "\n", encoding="utf-8")
-        console.print(f"wrote {safe_terminal(output)}")
+        _write_output(output, formulation.to_json() + "\n")
 
 
 def _print_report(report) -> None:
@@ -385,8 +398,7 @@ def code(formulation: Path = FormulationArg,
     if output is None:
         sys.stdout.write(escape_controls(script))  # a file (-o) gets the script as is
     else:
-        output.write_text(script, encoding="utf-8")
-        console.print(f"wrote {safe_terminal(output)}")
+        _write_output(output, script)
 
 
 MAX_TIMEOUT = 86400.0

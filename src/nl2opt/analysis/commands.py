@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from nl2opt.errors import Nl2OptError
-from nl2opt.text import safe_terminal
+from nl2opt.text import escape_controls
 
 FORMATS = ("lp", "mps", "latex", "json", "pyomo", "csv", "xlsx")
 
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
                ) -> None:
         """Write a formulation as LP, MPS, LaTeX, JSON or a Pyomo script, or its solution
         as CSV or Excel; LP and MPS come from the compiled model, for any solver."""
-        from nl2opt.cli import _fail, _load, console
+        from nl2opt.cli import _fail, _load, _write_output
 
         if fmt not in FORMATS:
             _fail(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
@@ -44,11 +44,10 @@ def register(app: typer.Typer) -> None:
             exported = _export(model, fmt, solver)
         except Nl2OptError as error:
             _fail(str(error))
-        if output is None:
-            sys.stdout.write(exported.data.decode("utf-8"))
+        if output is None:  # a terminal, maybe: controls escaped, as `nl2opt code` does
+            sys.stdout.write(escape_controls(exported.data.decode("utf-8")))
             return
-        output.write_bytes(exported.data)
-        console.print(f"wrote {safe_terminal(output)}", highlight=False)
+        _write_output(output, exported.data)
 
 
 def _export(model, fmt: str, solver: str | None):

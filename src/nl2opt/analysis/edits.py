@@ -7,11 +7,14 @@ and leave the original untouched.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nl2opt.errors import Nl2OptError
 from nl2opt.formulation.data import resolve_data
 from nl2opt.formulation.model import Constraint, Formulation, Parameter
+from nl2opt.text import snippet
 
 MAX_TABLE_ENTRIES = 20_000  # a CSV-sourced parameter is rewritten as a table up to this size
 
@@ -56,6 +59,7 @@ def set_parameter(formulation: Formulation, name: str, key: tuple | None, value:
     """A copy with `name[key]` set to `value`; key None (or () for an indexed parameter)
     sets every entry."""
     target = parameter(formulation, name)
+    value = _number(value, name)
     if not target.index:
         return _replace_parameter(formulation, target.model_copy(update={"value": value}))
     data = resolve_data(formulation)
@@ -75,6 +79,20 @@ def set_parameter(formulation: Formulation, name: str, key: tuple | None, value:
     else:
         update = {"table": rows, "csv": None, "default": None}
     return _replace_parameter(formulation, target.model_copy(update=update))
+
+
+def _number(value, name: str) -> float:
+    """`value` as a float; a bool, NaN, text that is no number or an int beyond floats is
+    an EditError (as the data checks refuse them), not a traceback. An infinity stays:
+    validation decides where one is allowed (e.g. an unlimited capacity)."""
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if math.isnan(number):
+        raise EditError(f"parameter '{name}': {snippet(value)} is not a number; give a "
+                        "number such as 120 or 0.35")
+    return number
 
 
 def _plain(value: float) -> float | int:

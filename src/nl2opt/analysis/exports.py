@@ -112,17 +112,35 @@ def solution_workbook(result: SolveResult) -> bytes:
                             "value": [result.termination.value, result.objective,
                                       result.solver, result.solve_seconds]})
     buffer = io.BytesIO()
+    taken = {"summary"}
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         summary.to_excel(writer, sheet_name="summary", index=False)
         for name, variable in list(result.variables.items())[:200]:
             columns = [*(variable.index or []), "value"]
             rows = [[*key, value] for key, value in variable.values]
-            pd.DataFrame(rows, columns=columns).to_excel(writer, sheet_name=_sheet(name),
+            pd.DataFrame(rows, columns=columns).to_excel(writer, sheet_name=_sheet(name, taken),
                                                          index=False)
+        _formulas_as_text(writer.book)
     return buffer.getvalue()
 
 
-def _sheet(name: str) -> str:
-    """Excel sheet names: at most 31 characters, none of []:*?/\\."""
-    cleaned = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31]
-    return cleaned if cleaned and cleaned != "summary" else f"{cleaned}_"
+def _formulas_as_text(book) -> None:
+    """openpyxl stores a text starting with '=' as a formula, so an element such as
+    '=HYPERLINK(...)' would run when the file is opened: keep every such cell text."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+
+
+def _sheet(name: str, taken: set[str]) -> str:
+    """Excel sheet names: at most 31 characters, none of []:*?/\\, unique ignoring case
+    (two long names with the same first 31 characters must not share a sheet)."""
+    cleaned = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "_"
+    candidate, number = cleaned, 2
+    while candidate.lower() in taken:
+        suffix = f"~{number}"
+        candidate, number = cleaned[:31 - len(suffix)] + suffix, number + 1
+    taken.add(candidate.lower())
+    return candidate

@@ -128,8 +128,8 @@ def _insight_card(store: LibraryStore, insight: Insight) -> None:
         if insight.example:
             st.code(insight.example, language=None, wrap_lines=True)
         counts = insight.stats.counts()
-        st.caption(f"{insight.id} · version {insight.version} · origin "
-                   f"{insight.provenance.origin} · " +
+        st.caption(f"{md_text(insight.id)} · version {insight.version} · origin "
+                   f"{md_text(insight.provenance.origin)} · " +
                    ", ".join(f"{k} {v}" for k, v in counts.items() if v))
         _edit_form(store, insight)
         first, second = st.columns(2)

@@ -35,7 +35,9 @@ from nl2opt.equivalence.maps import AffineMap
 from nl2opt.equivalence.solving import (
     ExtraRows,
     Solution,
+    distinct,
     near_optimal_width,
+    optimal_face,
     random_directions,
     sample_near_optimal,
     solve,
@@ -43,6 +45,7 @@ from nl2opt.equivalence.solving import (
 
 OBJECTIVE_TOLERANCE = 1e-6
 FEASIBILITY_TOLERANCE = 1e-6
+MAX_DIRECTED = 100  # solves pushing one model's optima against the other's sides
 
 
 @dataclass
@@ -88,24 +91,14 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                 f"{target.source} undefined, e.g. {', '.join(missing)}")
         return Verification(False, notes=[note])
     result = Verification(True)
-    for y in source_samples:
-        result.soundness_checked += 1
-        problem = soundness_problem(mapping, target, source, target_optimum, y)
-        if problem is not None:
-            result.passed = False
-            result.counterexample = problem
-            return result
-    for x in target_samples:
-        result.coverage_checked += 1
-        problem = coverage_problem(mapping, target, source, source_optimum, x)
-        if problem is not None and problem["kind"] == "inconclusive":
-            result.passed = False
-            result.notes.append(problem["explanation"])
-            return result
-        if problem is not None:
-            result.passed = False
-            result.counterexample = problem
-            return result
+    _check_optima(result, mapping, target, source, target_optimum, source_optimum,
+                  source_samples, target_samples)
+    if result.passed:  # then the optima pushed against the other model's constraints
+        _check_optima(result, mapping, target, source, target_optimum, source_optimum,
+                      *directed_samples(mapping, target, source, target_optimum,
+                                        source_optimum))
+    if not result.passed:
+        return result
     near = near or NearOptimal([target_optimum, source_optimum])
     (source_points, source_done), (target_points, target_done) = \
         near.points(source, source_optimum), near.points(target, target_optimum)
@@ -117,6 +110,135 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
         result.passed = False
         result.notes.append(note)
     return result
+
+
+def _check_optima(result: Verification, mapping: AffineMap, target: InstanceModel,
+                  source: InstanceModel, target_optimum: Solution, source_optimum: Solution,
+                  source_samples: list[np.ndarray], target_samples: list[np.ndarray]) -> None:
+    """Soundness on the source's optima, then coverage of the target's; the first failure
+    goes into `result`."""
+    for y in source_samples:
+        result.soundness_checked += 1
+        problem = soundness_problem(mapping, target, source, target_optimum, y)
+        if problem is not None:
+            result.passed = False
+            result.counterexample = problem
+            return
+    for x in target_samples:
+        result.coverage_checked += 1
+        problem = coverage_problem(mapping, target, source, source_optimum, x)
+        if problem is not None and problem["kind"] == "inconclusive":
+            result.passed = False
+            result.notes.append(problem["explanation"])
+            return
+        if problem is not None:
+            result.passed = False
+            result.counterexample = problem
+            return
+
+
+def directed_samples(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                     target_optimum: Solution, source_optimum: Solution
+                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(source optima, target optima) pushed against the other model's rows and bounds
+    through the map: source optima as far as they go into each target row (soundness),
+    target optima into each source row (coverage). Random directions rarely reach a
+    constraint that cuts a small part off a large optimal face (60 columns with
+    sum(x) <= 10, and x[2] <= 9 in one model only). A side the pushed model has itself
+    (the same row, as tight) cannot be crossed, so it costs no solve."""
+    matrix, shift = mapping.matrix.tocsr(), mapping.shift
+    # a_t . g(y) = (a_t M) . y + a_t . shift: exact. Into the target, a_s M^T is exact for
+    # permutation maps (y = M^T (x - shift)) and a direction worth trying otherwise.
+    into_source = _carried(target, matrix, lambda a: float((a @ shift)[0]))
+    permutation = _is_permutation(matrix)
+    into_target = _carried(source, matrix.T.tocsr(),
+                           lambda a: -float((a @ matrix.T @ shift)[0]) if permutation else None)
+    return (_pushed(source, source_optimum, into_source),
+            _pushed(target, target_optimum, into_target))
+
+
+def _is_permutation(matrix: sp.csr_matrix) -> bool:
+    return (matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0]
+            and bool(np.all(matrix.data == 1.0)) and len(set(matrix.indices)) == matrix.nnz)
+
+
+def _sides(model: InstanceModel):
+    """(coefficients as a sparse 1 x columns row, lower, upper) of each row, then of each
+    column's bounds."""
+    rows = model.matrix.tocsr()
+    for row in range(model.num_rows):
+        yield rows[row], model.row_lower[row], model.row_upper[row]
+    for column in range(model.num_cols):
+        unit = sp.csr_matrix(([1.0], ([0], [column])), shape=(1, model.num_cols))
+        yield unit, model.lower[column], model.upper[column]
+
+
+def _carried(model: InstanceModel, carry: sp.csr_matrix, constant):
+    """(coefficients in the other model's columns, the side's bound there or None when
+    unknown, 'upper' or 'lower') for each finite side of `model`."""
+    for coefficients, lower, upper in _sides(model):
+        moved = (coefficients @ carry).tocsr()
+        moved.eliminate_zeros()
+        if not moved.nnz:
+            continue
+        offset = constant(coefficients)
+        for bound, side in ((upper, "upper"), (lower, "lower")):
+            if np.isfinite(bound):
+                yield moved, None if offset is None else bound - offset, side
+
+
+def _pushed(model: InstanceModel, optimum: Solution, carried) -> list[np.ndarray]:
+    """The optima of `model` that go furthest across each carried side it does not hold
+    (at most MAX_DIRECTED solves)."""
+    if model.has_quadratic:
+        return []
+    held = _held_sides(model)
+    face = optimal_face(model, optimum.objective)
+    found = []
+    for coefficients, bound, side in carried:
+        if bound is not None and _holds(held, coefficients, bound, side):
+            continue
+        cost = coefficients.toarray().ravel()
+        found.append(solve(model, cost=-cost if side == "upper" else cost, extra=[face]))
+        if len(found) >= MAX_DIRECTED:
+            break
+    return distinct([f.x for f in found if f.ok])
+
+
+def _key(coefficients: sp.csr_matrix) -> tuple[tuple, float]:
+    """A sparse row scaled so its largest magnitude is 1 (a hashable key), and the scale
+    (negative when the row was flipped)."""
+    coefficients.sort_indices()
+    data = coefficients.data
+    scale = float(data[np.argmax(np.abs(data))])
+    return (tuple(coefficients.indices), tuple(np.round(data / scale, 9))), scale
+
+
+def _held_sides(model: InstanceModel) -> dict:
+    """key -> (tightest lower, tightest upper) of the scaled rows and bounds `model` has."""
+    held: dict = {}
+    for coefficients, lower, upper in _sides(model):
+        coefficients = coefficients.tocsr()
+        coefficients.eliminate_zeros()
+        if not coefficients.nnz:
+            continue
+        key, scale = _key(coefficients)
+        low, high = (lower / scale, upper / scale) if scale > 0 else (upper / scale,
+                                                                     lower / scale)
+        known = held.get(key, (-np.inf, np.inf))
+        held[key] = (max(known[0], low), min(known[1], high))
+    return held
+
+
+def _holds(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> bool:
+    key, scale = _key(coefficients)
+    if key not in held:
+        return False
+    low, high = held[key]
+    scaled = bound / scale
+    if (side == "upper") == (scale > 0):
+        return high <= scaled + FEASIBILITY_TOLERANCE * max(1.0, abs(scaled))
+    return low >= scaled - FEASIBILITY_TOLERANCE * max(1.0, abs(scaled))
 
 
 def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,

@@ -37,7 +37,7 @@ def collector_paused() -> Iterator[None]:
 
 def element_of(text: str):
     """A CSV cell as a set element: an int when `int()` reads it, else the stripped text
-    (what `data._element` does, without raising an exception per text cell)."""
+    (found without raising an exception per text cell)."""
     stripped = text.strip()
     if stripped.isdecimal() or stripped[:1] in ("+", "-") or "_" in stripped:
         try:
@@ -45,6 +45,14 @@ def element_of(text: str):
         except ValueError:
             return stripped
     return stripped
+
+
+def cell_element(text: str, set_data):
+    """A CSV cell as an element of `set_data`: its stripped text when the set has that very
+    text (so '01' is the element '01', not the int 1 that names the element '1'), else
+    `element_of(text)`."""
+    stripped = text.strip()
+    return stripped if stripped in set_data.positions else element_of(text)
 
 
 def nested_columns(mapping, depth: int) -> list[list] | None:
@@ -111,7 +119,7 @@ def positions_of(column: Sequence, set_data, cells: bool = False) -> np.ndarray 
     """Each element's position in its set (`SetData.position_of`), or None if any is
     not an element."""
     if cells:
-        column = [element_of(text) for text in column]
+        column = [cell_element(text, set_data) for text in column]
     elements = set_data.elements
     if isinstance(elements, range):
         return _range_positions(column, set_data)

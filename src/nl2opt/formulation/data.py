@@ -204,7 +204,7 @@ def resolve_parameter(param: Parameter, sets: dict[str, SetData], data_dir: Path
 
 def _fill_one_by_one(values: np.ndarray, param: Parameter, index_sets: list[SetData],
                      data_dir: Path | None, where: str) -> None:
-    for key, value in _entries(param, data_dir, where):
+    for key, value in _entries(param, index_sets, data_dir, where):
         values[_locate(key, index_sets, where)] = _number(value, where, key)
 
 
@@ -239,7 +239,7 @@ def _csv_set_elements(source: CsvSource, data_dir: Path | None, where: str) -> d
         return dict.fromkeys(bulk.element_of(row[-1]) for row in rows)
 
 
-def _entries(param: Parameter, data_dir: Path | None, where: str
+def _entries(param: Parameter, index_sets: list[SetData], data_dir: Path | None, where: str
              ) -> Iterable[tuple[tuple, object]]:
     arity = len(param.index)
     if param.values is not None:
@@ -256,7 +256,8 @@ def _entries(param: Parameter, data_dir: Path | None, where: str
             raise DataError(f"{where}: csv.index_columns names {len(source.index_columns)} "
                             f"column(s) but the parameter has {arity} index set(s)")
         for *index, value in read_csv(source, data_dir, where):
-            yield tuple(_element(cell) for cell in index), value
+            key = tuple(bulk.cell_element(cell, s) for cell, s in zip(index, index_sets))
+            yield key, value
 
 
 def _flatten(mapping, depth: int, prefix: tuple, where: str):
@@ -305,15 +306,6 @@ def _says_infinity(value) -> bool:
     if isinstance(value, float):
         return True
     return isinstance(value, str) and value.strip().lstrip("+-").lower() in ("inf", "infinity")
-
-
-def _element(text: str):
-    """CSV cells are text; integers become ints so they match integer sets."""
-    stripped = text.strip()
-    try:
-        return int(stripped)
-    except ValueError:
-        return stripped
 
 
 def read_csv(source: CsvSource, data_dir: Path | None, where: str

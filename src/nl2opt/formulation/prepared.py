@@ -7,8 +7,8 @@ validates (a trial compile) and then hands the very model that trial produced to
 HiGHS or CP-SAT, instead of parsing, resolving and compiling a second time.
 
 A version is a digest of the formulation's content (`content_of`), its data folder, the identity of every
-CSV file it reads (device, inode, size, modification time: a rewritten file is a new
-version) and the limits in force. Cached arrays are made read-only, so a caller that
+CSV file it reads (device, inode, size, modification and change times: a rewritten file
+is a new version) and the limits in force. Cached arrays are made read-only, so a caller that
 writes into a shared model or parameter array fails loudly instead of changing what
 the next solve sees; `compile_arrays` still returns a fresh, writable model.
 """
@@ -48,6 +48,9 @@ if TYPE_CHECKING:  # arrays (and scipy.sparse) load on the first compile, not on
 # Entries and bytes of arrays the cache may hold; the oldest go first.
 MAX_ENTRIES = 32
 MAX_BYTES = 256 * 2**20
+# A parameter entry or set element written inline, as Python objects (a str key, a float
+# and a dict slot: about 140 bytes measured for 200,000 entries).
+INLINE_ENTRY_BYTES = 150
 
 
 @dataclass
@@ -106,6 +109,14 @@ class Prepared:
             raise self._compiled.with_traceback(None)
         return self._compiled
 
+    def adopt(self, formulation: Formulation) -> None:
+        """Compile `formulation` (of this version: its key was just computed) rather than
+        the object first prepared, which its owner may have changed since; once compiled,
+        the model no longer depends on either."""
+        with self._lock:
+            if self._compiled is None and formulation is not self.formulation:
+                self.formulation, self._size = formulation, None
+
     def _compile(self) -> ArrayModel | Exception:
         from nl2opt.formulation.arrays import compile_arrays
 
@@ -121,12 +132,35 @@ class Prepared:
         return model
 
     def nbytes(self) -> int:
-        total = 0
+        """Bytes held: the arrays, and the formulation's inline data (as Python objects,
+        about INLINE_ENTRY_BYTES an entry: far more than its array)."""
+        total = INLINE_ENTRY_BYTES * _inline_entries(self.formulation)
         if self.data is not None:
             total += sum(p.values.nbytes for p in self.data.params.values())
         if self._compiled is not None and not isinstance(self._compiled, Exception):
             total += sum(array.nbytes for array in _model_arrays(self._compiled))
         return total
+
+
+def _inline_entries(formulation: Formulation) -> int:
+    """Set elements and parameter entries written in the formulation itself."""
+    count = sum(len(s.elements or ()) for s in formulation.sets)
+    for param in formulation.parameters:
+        if param.table is not None:
+            count += len(param.table)
+        elif isinstance(param.values, dict):
+            count += _leaves(param.values)
+    return count
+
+
+def _leaves(mapping: dict) -> int:
+    stack, count = [mapping], 0
+    while stack:
+        level = stack.pop()
+        inner = [value for value in level.values() if isinstance(value, dict)]
+        count += len(level) - len(inner)
+        stack.extend(inner)
+    return count
 
 
 # The formulation one `solve` works on and its Prepared: every stage of that solve
@@ -144,6 +178,7 @@ def prepare(formulation: Formulation) -> Prepared:
     if key is not None:
         found = _CACHE.get(key)
         if found is not None:
+            found.adopt(formulation)
             return found
     prepared = _prepare_now(formulation, key)
     if key is not None:
@@ -218,9 +253,12 @@ def _csv_sources(formulation: Formulation) -> list:
 
 
 def _file_stamp(formulation: Formulation, path: str) -> tuple:
-    # The same confinement checks reading applies; a refused path raises (no key).
+    # The same confinement checks reading applies; a refused path raises (no key). The
+    # change time too: a file rewritten in place with its size and mtime put back (os.utime,
+    # touch -r, rsync -t) keeps its inode, but no program can set its ctime.
     info = os.stat(resolve_data_path(formulation.data_dir, path))
-    return path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+    return (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+            info.st_ctime_ns)
 
 
 def _read_only_data(data: ModelData) -> ModelData:

@@ -45,8 +45,10 @@ def latex_name(name: str) -> str:
     """A user name in math: one letter as is, longer names upright-italic and escaped."""
     if len(name) == 1 and name.isascii() and name.isalpha():
         return name
-    if name.isascii():
+    if name.isascii() and name.isidentifier():
         return r"\mathit{" + name.replace("_", r"\_") + "}"
+    # Anything else (a formulation need not pass `check` to be rendered) is text, escaped:
+    # a name such as 'x}\input{/etc/passwd}' must not become LaTeX commands.
     return r"\text{" + latex_text(name) + "}"
 
 

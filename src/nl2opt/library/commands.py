@@ -15,9 +15,12 @@ from rich.table import Table
 
 from nl2opt.errors import Nl2OptError
 from nl2opt.library.options import embeddings_option, print_warning
+from nl2opt.text import escape_controls, safe_terminal
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+# Insights come from LLMs and from imported files: their text is shown as typed (no
+# emoji codes, no markup, control characters escaped; see nl2opt.text).
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 library_app = typer.Typer(no_args_is_help=True, help="The experience library: insights learned "
                           "from failures, used when formulating (`--library FILE`).")
 
@@ -29,12 +32,12 @@ LlmOption = typer.Option(None, "--llm", help="LLM spec (vllm:, openai:, batch:, 
 
 def _fail(message: str, code: int = 2):
     errors.print("[bold red]error:[/] ", end="")
-    errors.print(message, highlight=False, markup=False)
+    errors.print(escape_controls(message), highlight=False, markup=False)
     raise typer.Exit(code)
 
 
 def _note(message: str) -> None:
-    errors.print(message, highlight=False, markup=False)
+    errors.print(escape_controls(message), highlight=False, markup=False)
 
 
 def _pending(error, command: str):
@@ -178,10 +181,11 @@ def refine_command(
     table = Table("insight", "score before", "after", "new condition",
                   title=f"{summary.examined} insight(s) examined")
     for rewrite in summary.rewrites:
-        table.add_row(rewrite.insight_id, f"{rewrite.score_before:.2f}",
-                      f"{rewrite.score_after:.2f}", rewrite.after[:100])
+        table.add_row(safe_terminal(rewrite.insight_id), f"{rewrite.score_before:.2f}",
+                      f"{rewrite.score_after:.2f}", safe_terminal(rewrite.after[:100]))
     console.print(table)
-    console.print(f"retired: {', '.join(summary.retired) or 'none'}", highlight=False)
+    console.print(f"retired: {safe_terminal(', '.join(summary.retired)) or 'none'}",
+                  highlight=False)
 
 
 @library_app.command("import-alphaopt")
@@ -266,8 +270,9 @@ def list_command(library: Path = LibraryArg,
     table = Table("id", "status", "taxonomy", "+/-", "condition")
     for insight in insights:
         counts = insight.stats.counts()
-        table.add_row(insight.id, insight.status.value, insight.label,
-                      f"{counts['positive']}/{counts['negative']}", insight.condition[:120])
+        table.add_row(safe_terminal(insight.id), insight.status.value,
+                      safe_terminal(insight.label), f"{counts['positive']}/{counts['negative']}",
+                      safe_terminal(insight.condition[:120]))
     console.print(table)
 
 
@@ -298,7 +303,7 @@ def edit_command(insight_id: str = typer.Argument(...), library: Path = LibraryA
                                  example=example, reason="edited on the command line")
         except Nl2OptError as error:
             _fail(str(error))
-    console.print(f"{updated.id} is now version {updated.version}")
+    console.print(f"{safe_terminal(updated.id)} is now version {updated.version}")
 
 
 def _set_status(insight_id: str, library: Path, approve: bool, note: str) -> None:
@@ -308,7 +313,8 @@ def _set_status(insight_id: str, library: Path, approve: bool, note: str) -> Non
                        else store.retire(insight_id, note))
         except Nl2OptError as error:
             _fail(str(error))
-    console.print(f"{insight.id}: {insight.status.value} (version {insight.version})")
+    console.print(f"{safe_terminal(insight.id)}: {insight.status.value} (version "
+                  f"{insight.version})")
 
 
 @library_app.command("approve")
@@ -334,8 +340,11 @@ def export_command(output: Path = typer.Argument(..., help="The JSONL file to wr
     from nl2opt.library.exchange import export_jsonl
 
     with _open(library) as store:
-        count = export_jsonl(store, output, full)
-    console.print(f"wrote {count} insight(s) to {output}")
+        try:
+            count = export_jsonl(store, output, full)
+        except Nl2OptError as error:
+            _fail(str(error))
+    console.print(f"wrote {count} insight(s) to {safe_terminal(output)}")
 
 
 @library_app.command("import")

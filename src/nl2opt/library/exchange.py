@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,20 @@ def export_jsonl(store: LibraryStore, path: str | Path, full: bool = False) -> i
     """Write the library to `path` atomically; returns the number of insights written."""
     path = Path(path)
     lines = export_lines(store, full)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(lines), encoding="utf-8")
-    os.replace(temporary, path)
+    if path.is_dir() or not path.name:
+        raise LibraryError(f"{path} is a folder; give the export a file name, e.g. "
+                           "library.jsonl")
+    try:  # a temporary file of our own beside it (never one that is already there)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise LibraryError(f"cannot write {path} ({error.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write("".join(lines))
+        os.replace(temporary, path)
+    except OSError as error:
+        os.unlink(temporary)
+        raise LibraryError(f"cannot write {path} ({error.strerror})") from None
     return sum(1 for line in lines if line.startswith('{"kind": "insight"'))
 
 
@@ -71,24 +83,46 @@ def import_jsonl(store: LibraryStore, path: str | Path) -> ImportCounts:
             except ValidationError as error:
                 raise LibraryError(f"{path}:{number}: not a valid {kind} record: "
                                    f"{error.errors()[0]['msg']}") from error
+            except OverflowError:  # a number SQLite cannot store (beyond 64 bits)
+                raise LibraryError(f"{path}:{number}: a number in this {kind} record (e.g. "
+                                   "its version) is too large") from None
     return counts
 
 
 def _records(path: Path):
-    if not path.exists():
-        raise LibraryError(f"no such file: {path}")
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    first = True
+    for number, text in enumerate(_read_text(path).splitlines(), start=1):
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise LibraryError(f"{path}:{number} is not JSON ({error.msg})") from error
+        record = _json_line(path, number, text)
         kind = record.pop("kind", None) if isinstance(record, dict) else None
-        if number == 1 and (kind != "header" or record.get("format") != FORMAT):
+        if first and (kind != "header" or record.get("format") != FORMAT):
             raise LibraryError(f"{path} is not an nl2opt library export (its first line "
                                f"should be the {FORMAT} header)")
+        first = False
         yield number, kind, record
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise LibraryError(f"no such file: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise LibraryError(f"{path} is not UTF-8 text (byte {error.start}); an export is "
+                           "UTF-8 JSONL") from None
+    except OSError as error:
+        raise LibraryError(f"{path} cannot be read ({error.strerror})") from None
+
+
+def _json_line(path: Path, number: int, text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LibraryError(f"{path}:{number} is not JSON ({error.msg})") from error
+    except RecursionError:
+        raise LibraryError(f"{path}:{number} is nested too deeply to be a library "
+                           "record") from None
 
 
 def _import_one(store: LibraryStore, kind: str | None, payload: dict,

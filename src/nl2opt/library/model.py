@@ -131,10 +131,11 @@ class Insight(BaseModel):
     version: int = 1
     note: str = ""  # why it was retired, who approved it, ...
 
-    @field_validator("condition", "explanation", "example")
+    @field_validator("condition", "explanation", "example", mode="before")
     @classmethod
-    def _strip(cls, text: str) -> str:
-        return text.strip()
+    def _strip(cls, text):
+        # Before the length checks: a condition of spaces is no condition.
+        return text.strip() if isinstance(text, str) else text
 
     @property
     def label(self) -> str:

@@ -126,10 +126,16 @@ class LibraryStore:
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise self._unwritable(error) from None
             self._depth = 1
             try:
                 yield
+            except sqlite3.OperationalError as error:
+                self._db.execute("ROLLBACK")
+                raise self._unwritable(error) from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -137,6 +143,12 @@ class LibraryStore:
                 self._db.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    def _unwritable(self, error: sqlite3.OperationalError) -> LibraryError:
+        """A write refused by SQLite (locked by another process, read-only, disk full)."""
+        return LibraryError(f"{self.path} cannot be written ({error}); if another nl2opt "
+                            "command is using it, wait for it to finish, and check that the "
+                            "file and its folder are writable.")
 
     # -- insights --------------------------------------------------------------
 

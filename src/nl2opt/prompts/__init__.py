@@ -41,12 +41,18 @@ def render_prompt(prompt_id: str, **values) -> Prompt:
     text = _template_text(prompt_id)
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                                      keep_trailing_newline=False)
-    rendered = environment.from_string(text).render(**values)
-    parts = _SECTION.split(rendered)
-    messages = [Message(role=role, content=content.strip())
-                for role, content in zip(parts[1::2], parts[2::2])]
+    # Split, then render: a value (a problem statement, an insight, an LLM reply) with a
+    # line '### system' of its own stays text inside its message instead of opening one.
+    messages = [Message(role=role, content=environment.from_string(body).render(**values)
+                        .strip()) for role, body in split_sections(text)]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return Prompt(prompt_id, digest, messages)
+
+
+def split_sections(text: str) -> list[tuple[str, str]]:
+    """A template's (role, body) sections, in order; text before the first is dropped."""
+    parts = _SECTION.split(text)
+    return list(zip(parts[1::2], parts[2::2]))
 
 
 @lru_cache(maxsize=None)

@@ -20,6 +20,7 @@ from nl2opt.formulation.model import Formulation
 
 Format = Literal["lp", "mps"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
+_LEADING = re.compile(r"[0-9.]")
 
 
 def model_text(formulation: Formulation, fmt: Format) -> str:
@@ -63,14 +64,19 @@ def arrays_text(model: ArrayModel, fmt: Format) -> str:
 
 def unique_names(labels) -> list[str]:
     """`name(el1,el2)` per label, made safe for LP/MPS and unique."""
-    names, seen = [], set()
+    names: list[str] = []
+    seen: set[str] = set()
+    next_number: dict[str, int] = {}  # per text: where to go on counting (not from 2 again)
     for name, key in labels:
         text = _UNSAFE.sub("_", str(name))
         if key:
             text += "(" + ",".join(_UNSAFE.sub("_", str(k)) for k in key) + ")"
-        candidate, number = text, 2
+        if _LEADING.match(text):  # LP names may not start with a digit or a period
+            text = "_" + text
+        candidate, number = text, next_number.get(text, 2)
         while candidate in seen:
             candidate, number = f"{text}_{number}", number + 1
+        next_number[text] = number
         seen.add(candidate)
         names.append(candidate)
     return names

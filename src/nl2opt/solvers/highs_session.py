@@ -73,6 +73,10 @@ def same_structure(old: ArrayModel, new: ArrayModel) -> bool:
     return _same_quadratic(old, new)
 
 
+def _has_quadratic(model: ArrayModel) -> bool:
+    return model.quadratic is not None and bool(model.quadratic.nnz)
+
+
 def _same_quadratic(old: ArrayModel, new: ArrayModel) -> bool:
     a, b = old.quadratic, new.quadratic
     if a is None or not a.nnz or b is None or not b.nnz:
@@ -86,6 +90,8 @@ def update_highs(highs, old: ArrayModel, new: ArrayModel) -> bool:
     (and nothing changed) when the structure differs."""
     if not same_structure(old, new):
         return False
+    if _has_quadratic(new) and new.integrality.any():
+        return False  # MIQP: passing it afresh refuses it, with the reason
     highspy = _highspy()
     if new.sense is not old.sense:
         sense = highspy.ObjSense.kMaximize if new.sense is Sense.maximize \

@@ -26,15 +26,15 @@ from nl2opt.formulation.model import Formulation, Parameter, Sense, SetDef, Vari
 from nl2opt.formulation.parsed import ParsedConstraint, ParsedFormulation, parse_formulation
 from nl2opt.formulation.validate import errors_only, format_issues, validate
 from nl2opt.solvers.code_text import (
+    bound_text,
+    comment,
+    docstring_line,
+    docstring_text,
     join_blocks,
     number_literal,
-    bound_text,
-    wrap_items,
-    comment,
-    docstring_text,
     paragraph,
-    docstring_line,
     return_line,
+    wrap_items,
 )
 
 _HIGHS_CLASSES = (ProblemClass.LP, ProblemClass.MILP, ProblemClass.QP)

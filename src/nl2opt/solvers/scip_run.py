@@ -28,7 +28,6 @@ from nl2opt.errors import SolverFailedError
 from nl2opt.solvers.base import SolveOptions
 from nl2opt.solvers.highs_direct import read_and_remove_log
 
-
 # At most this many variables counts as a small model (benchmark problems have a few
 # dozen at most).
 SMALL_MODEL_VARIABLES = 50

@@ -74,8 +74,12 @@ def open_run(out: Path, settings: RunSettings, resume: bool) -> RunSettings:
             raise SynthesisError("cannot resume: the run was started with other settings ("
                                  + "; ".join(changed) + "). Use the original settings or a "
                                  "new --out folder.")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(path, settings.model_dump(mode="json"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(path, settings.model_dump(mode="json"))
+    except OSError as error:  # a file of that name, a read-only or pseudo folder
+        raise SynthesisError(f"{out} cannot be the run folder ({error.strerror or error}); "
+                             "give --out a new or existing folder you can write to") from None
     return settings
 
 
