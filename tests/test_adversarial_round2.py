@@ -138,8 +138,50 @@ def test_hostile_library_exports_are_refused_with_a_reason(tmp_path, content, ex
 
 def test_a_folder_given_as_the_export_to_import_is_refused(tmp_path):
     with LibraryStore(tmp_path / "lib.sqlite") as store, pytest.raises(
-            LibraryError, match="cannot be read"):
+            LibraryError, match="cannot be read: it is a folder"):
         import_jsonl(store, tmp_path)
+
+
+def test_importing_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    import threading
+
+    fifo = tmp_path / "export.jsonl"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def run():
+        with LibraryStore(tmp_path / "lib.sqlite") as store:
+            try:
+                import_jsonl(store, fifo)
+            except LibraryError as error:
+                outcome.append(str(error))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)  # a guard against a hang, not a timing target
+    if worker.is_alive():  # blocked in open(): a writer releases it, then fail
+        with open(fifo, "w"):
+            pass
+        worker.join()
+        pytest.fail("import_jsonl blocked on a FIFO")
+    assert outcome and "FIFO (named pipe), not a regular file" in outcome[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_importing_dev_zero_is_refused_instead_of_read_forever(tmp_path):
+    result = cli("library", "import", "/dev/zero", "--library", tmp_path / "lib.sqlite")
+    assert result.exit_code == 2 and "a character device, not a regular file" in result.output
+
+
+def test_an_import_over_the_size_cap_is_refused_with_a_reason(tmp_path, monkeypatch):
+    from nl2opt.library import exchange
+
+    monkeypatch.setattr(exchange, "MAX_IMPORT_BYTES", 1000)
+    path = tmp_path / "export.jsonl"
+    path.write_text(HEADER + "\n" + " " * 2000 + "\n")
+    with LibraryStore(tmp_path / "lib.sqlite") as store, pytest.raises(
+            LibraryError, match="over the 1.0 KB limit for a library import; split it"):
+        import_jsonl(store, path)
 
 
 def test_library_list_shows_control_characters_and_markup_as_typed(tmp_path):
