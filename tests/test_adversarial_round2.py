@@ -306,6 +306,28 @@ def test_excel_export_keeps_formula_text_as_text_and_every_variable_on_its_own_s
     assert len(book.sheetnames) == 4 and values == [2, 3]
 
 
+@pytest.mark.parametrize("element, written", [
+    ('=HYPERLINK("http://example.invalid","x")', '\'=HYPERLINK("http://example.invalid","x")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3+cmd|x!A0", "'-2+3+cmd|x!A0"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("-5", "-5"), ("+1.5", "+1.5"), ("plain", "plain")])
+def test_csv_solution_export_writes_formula_text_as_text(tmp_path, element, written):
+    """OWASP's rule for CSV injection: a text cell that a spreadsheet would run as a formula
+    gets a leading single quote; numbers (and number-like text) stay as they are. A carriage
+    return inside a cell is quoted, so it does not end the row."""
+    import csv
+
+    formulation = {"sets": [{"name": "I", "elements": [element]}],
+                   "variables": [{"name": "x", "index": ["I"], "lower": -3, "upper": -3}],
+                   "objective": {"sense": "maximize", "expression": "sum(x[i] for i in I)"}}
+    (tmp_path / "model.json").write_text(json.dumps(formulation))
+    result = cli("export", tmp_path / "model.json", "-f", "csv", "-o", tmp_path / "s.csv")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "s.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["variable", "index_1", "value"], ["x", written, "-3.0"]]
+
+
 # -- HighsSession ------------------------------------------------------------------------
 
 def _qp(variable_type: str) -> dict:
