@@ -417,6 +417,28 @@ def test_a_what_if_value_that_is_no_number_is_an_edit_error(bakery, value):
         set_parameter(bakery, "profit", ("bread",), value)
 
 
+@pytest.mark.parametrize("value", [1e200, 1e20, -1e200])
+def test_a_what_if_cost_too_large_for_the_solver_says_so(bakery, value):
+    """HiGHS reads any number of 1e20 or more as infinite: a profit of 1e200 ended in
+    'there is no best plan: error.' with nothing to say why."""
+    from nl2opt.analysis.edits import EditError
+    from nl2opt.analysis.whatif import what_if
+
+    with pytest.raises(EditError, match=r"coefficient of x\['bread'\] is .*1e20 or more as "
+                       r"infinite.*rescale"):
+        what_if(bakery, "profit", ("bread",), value)
+
+
+def test_a_what_if_that_ends_in_a_solver_error_gives_the_solver_message(bakery):
+    from nl2opt.analysis.whatif import what_if
+
+    comparison = what_if(bakery, "profit", ("bread",), 1e19)
+    assert comparison.termination == "error"
+    assert comparison.sentences[0].endswith(
+        f"there is no best plan: the solver stopped with an error "
+        f"({comparison.after['message']}).")
+
+
 # -- synthesis -----------------------------------------------------------------------------
 
 def test_synth_output_that_is_a_file_is_a_clear_error(tmp_path):
