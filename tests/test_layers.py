@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "nl2opt"
 
 # What each low layer may import from nl2opt (besides itself).
-BASE = {"errors", "text"}
+BASE = {"errors", "text", "files"}
 ALLOWED = {
     "formulation": BASE,
     "solvers": BASE | {"formulation"},

@@ -121,7 +121,7 @@ def test_formulate_prompt_shows_insights_and_attempts_record_them():
     report = solve_text("Buy at least one.", llm, PipelineOptions(rounds=0),
                         insights=FixedInsights([percent]))
     request = llm.requests[0]
-    assert request.prompt_id == "formulate.v3" and request.metadata["insight_ids"] == percent.id
+    assert request.prompt_id == "formulate.v4" and request.metadata["insight_ids"] == percent.id
     text = request.messages[-1].content
     assert PERCENT_CONDITION in text and "wheat <= 0.4" in text
     assert report.attempts[0].insight_ids == [percent.id] and report.insight_ids == [percent.id]

@@ -49,7 +49,7 @@ def test_solve_with_library_shows_and_records_the_insight(tmp_path):
         report = json.loads(result.stdout)
         assert report["result"]["objective"] == farm_optimum(100, 40, 500, 300)
         assert report["attempts"][0]["insight_ids"] == [insight_id]
-        assert report["attempts"][0]["prompt_id"] == "formulate.v3"
+        assert report["attempts"][0]["prompt_id"] == "formulate.v4"
         plain = runner.invoke(app, ["solve", problem, "--llm", spec, "--rounds", "0"])
         assert plain.exit_code == 0 and "infeasible" in plain.output
         assert "insights used" not in plain.output
@@ -90,7 +90,7 @@ def test_eval_with_library_records_insights_per_item(tmp_path):
 
 
 def test_eval_repairs_show_the_library_insights_again(tmp_path):
-    """In an evaluation, a repair round asks with repair.v2: the insights of the item's
+    """In an evaluation, a repair round asks with repair.v3: the insights of the item's
     first request, shown again beside the feedback (and recorded on the attempt)."""
     path = tmp_path / "lib.sqlite"
     insight_id = _library(path)
@@ -118,5 +118,5 @@ def test_eval_repairs_show_the_library_insights_again(tmp_path):
     [record] = read_results(tmp_path / "run")
     assert record.correct and len(asked) == 2
     assert PERCENT_CONDITION in asked[1] and "no JSON object" in asked[1]
-    assert [p.split("@")[0] for p in record.prompts] == ["formulate.v3", "repair.v2"]
+    assert [p.split("@")[0] for p in record.prompts] == ["formulate.v4", "repair.v3"]
     assert record.insight_ids == [insight_id]

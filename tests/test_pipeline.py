@@ -133,7 +133,7 @@ class _Insight:
 
 
 def test_repairs_show_the_insights_of_the_first_request(good):
-    """A library's insights are shown again in repair rounds (repair.v2), and the repair
+    """A library's insights are shown again in repair rounds (repair.v3), and the repair
     attempt records their ids; without insights the repair prompt stays repair.v1."""
     from nl2opt.pipeline.insights import FixedInsights
 
@@ -144,7 +144,7 @@ def test_repairs_show_the_insights_of_the_first_request(good):
                         insights=FixedInsights([_Insight()]))
     assert report.ok
     first, repair = llm.requests
-    assert (first.prompt_id, repair.prompt_id) == ("formulate.v3", "repair.v2")
+    assert (first.prompt_id, repair.prompt_id) == ("formulate.v4", "repair.v3")
     assert _Insight.condition in repair.messages[-1].content
     assert "did you mean 'profit'" in repair.messages[-1].content
     assert [a.insight_ids for a in report.attempts] == [["ins-1"], ["ins-1"]]

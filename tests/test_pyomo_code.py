@@ -141,7 +141,28 @@ def test_csv_parameter_read_at_run_time(tmp_path):
         objective="sum(cost[k] * buy[k] for k in K)",
         constraints=["sum(buy[k] for k in K) >= 10"]).with_data_dir(tmp_path)
     script = assert_same_answer(model, tmp_path)
-    assert "csv_param(DATA_DIR / 'costs.csv', ['item'], 'cost')" in script
+    assert "csv_param(DATA_DIR / 'costs.csv', ['item'], 'cost', [K])" in script
+
+
+@pytest.mark.parametrize("elements", [["01", "1"], ["1", "01"], [1, "01"], ["7"]])
+def test_csv_keys_name_the_same_elements_as_in_nl2opt(tmp_path, elements):
+    """A key '01' is the element '01' when the set has it (not the int 1 that names '1'),
+    and '+7' names the element '7', as when nl2opt reads the file."""
+    keys = {"01": "01", "1": "1", "7": "+7"}
+    rows = "".join(f"{keys[str(e)]},{k + 5}\n" for k, e in enumerate(elements))
+    (tmp_path / "p.csv").write_text("k,v\n" + rows)
+    weights = {str(e): 10 ** k for k, e in enumerate(elements)}
+    model = formulation(
+        sets=[{"name": "S", "elements": elements}],
+        parameters=[{"name": "p", "index": ["S"], "default": 0, "csv": {
+            "path": "p.csv", "index_columns": ["k"], "value_column": "v"}},
+                    {"name": "w", "index": ["S"], "values": weights}],
+        variables=[{"name": "x", "index": ["S"], "upper": 1}],
+        objective="sum(p[s] * w[s] * x[s] for s in S)", sense="maximize",
+    ).with_data_dir(tmp_path)
+    assert solve_formulation(model).objective == sum(
+        (k + 5) * 10 ** k for k in range(len(elements)))
+    assert_same_answer(model, tmp_path)
 
 
 def test_nonlinear_script_uses_scip(tmp_path):

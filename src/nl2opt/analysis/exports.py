@@ -25,6 +25,7 @@ _FILES = {"json": ("model.json", "application/json"), "lp": ("model.lp", "text/p
           "pyomo": ("model.py", "text/x-python"), "csv": ("solution.csv", "text/csv"),
           "xlsx": ("solution.xlsx",
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(Nl2OptError):
@@ -91,10 +92,25 @@ def solution_rows(result: SolveResult) -> list[list]:
 def solution_csv(result: SolveResult) -> str:
     width = max((len(v.index) for v in result.variables.values()), default=0)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # Rows end in CRLF (RFC 4180, as Excel writes them), so the writer also quotes a cell
+    # holding a carriage return, which would otherwise end the row early.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["variable", *[f"index_{k + 1}" for k in range(width)], "value"])
-    writer.writerows(solution_rows(result))
+    writer.writerows([[_text_cell(cell) for cell in row] for row in solution_rows(result)])
     return buffer.getvalue()
+
+
+def _text_cell(cell):
+    """OWASP's rule against CSV injection: text a spreadsheet would run as a formula (it
+    starts with = + - @, a tab or a carriage return) gets a leading single quote, so it
+    shows as text; numbers, and text that is just a number such as '-5', stay as they are."""
+    if not isinstance(cell, str) or not cell.startswith(_FORMULA_STARTS):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
 
 
 def excel_available() -> bool:

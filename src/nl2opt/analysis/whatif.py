@@ -119,7 +119,8 @@ def outcome_sentences(formulation: Formulation, base: SolveResult, after: SolveR
     unit = infer_units(formulation).objective
     if after.termination is not Termination.optimal or after.objective is None:
         reason = {"infeasible": "no plan meets every requirement",
-                  "unbounded": "the objective could improve without limit"}
+                  "unbounded": "the objective could improve without limit",
+                  "error": f"the solver stopped with an error ({after.message})"}
         why = reason.get(after.termination.value, after.termination.value)
         return [f"{lead}, there is no best plan: {why}."]
     sentence = f"{lead}, the best {what} is {with_unit(after.objective, unit)}"

@@ -15,21 +15,18 @@ content of a file outside the folder.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from nl2opt.errors import DataError
+from nl2opt.files import NONBLOCKING_READ, file_problem, megabytes
 from nl2opt.text import snippet
 
 MAX_DATA_MB_ENV = "NL2OPT_MAX_DATA_MB"
 DEFAULT_MAX_DATA_MB = 64.0
+_LIMIT_HINT = f" for data files (raise it with {MAX_DATA_MB_ENV})"
 _PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-               | getattr(os, "O_CLOEXEC", 0))
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"))
+_OPEN_FLAGS = NONBLOCKING_READ | getattr(os, "O_NOFOLLOW", 0)
 NO_DATA_FOLDER_HINT = ("load the formulation from a file (its folder is the data folder), pass "
                        "--data-dir, or call formulation.with_data_dir(folder) in Python; "
                        "otherwise give the values inline (values or table)")
@@ -127,21 +124,9 @@ def open_data_file(root: str | Path | None, path_text: str) -> BinaryIO:
 
 
 def _refuse_unless_regular(info: os.stat_result, shown: str) -> None:
-    for test, kind in _KINDS:
-        if test(info.st_mode):
-            raise DataError(f"data file {shown} is {kind}, not a regular file")
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"data file {shown} is not a regular file")
-    limit = max_data_bytes()
-    if info.st_size > limit:
-        raise DataError(f"data file {shown} is {_megabytes(info.st_size)}, over the "
-                        f"{_megabytes(limit)} limit for data files (raise it with "
-                        f"{MAX_DATA_MB_ENV})")
-
-
-def _megabytes(size: int) -> str:
-    megabytes = size / 1024 / 1024
-    return f"{megabytes:.1f} MB" if megabytes >= 0.1 else f"{size / 1024:.1f} KB"
+    problem = file_problem(info, max_data_bytes(), _LIMIT_HINT)
+    if problem is not None:
+        raise DataError(f"data file {shown} {problem}")
 
 
 def _listing(resolved: Path) -> str:
@@ -165,8 +150,8 @@ def read_data_bytes(root: str | Path | None, path_text: str) -> bytes:
     with open_data_file(root, path_text) as handle:
         content = handle.read(limit + 1)
     if len(content) > limit:
-        raise DataError(f"data file {snippet(path_text, 80)} is over the {_megabytes(limit)} "
-                        f"limit for data files (raise it with {MAX_DATA_MB_ENV})")
+        raise DataError(f"data file {snippet(path_text, 80)} is over the {megabytes(limit)} "
+                        f"limit{_LIMIT_HINT}")
     return content
 
 

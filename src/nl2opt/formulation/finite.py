@@ -6,7 +6,8 @@ cost and answers anyway, and SCIP turns an infinite coefficient into a wrong ver
 The expression evaluators already refuse arithmetic that gives a non-finite number;
 what they never see is checked here: numbers written straight into bounds and scalar
 parameters, data reaching nonlinear expressions (which are not evaluated before the
-solve), and the compiled arrays a backend is about to pass on.
+solve), and the compiled arrays a backend is about to pass on, whose objective
+coefficients must also stay below the 1e20 that solvers read as infinite.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from nl2opt.formulation.parsed import ParsedFormulation
 
 _FIX = "give a finite number (null for no bound)"
+# HiGHS (kHighsInf) and SCIP read any number this large as infinite.
+SOLVER_INFINITY = 1e20
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,13 @@ def _objective_problems(model: ArrayModel) -> list[NonFinite]:
         label = format_label(*model.column_label(int(bad[0])))
         return [NonFinite("objective", f"the coefficient of {label} is "
                           f"{model.objective[bad[0]]}; give finite data")]
+    huge = np.flatnonzero(np.abs(model.objective) >= SOLVER_INFINITY)
+    if huge.size:
+        label = format_label(*model.column_label(int(huge[0])))
+        return [NonFinite("objective", f"the coefficient of {label} is "
+                          f"{model.objective[huge[0]]:g}, too large for the solvers: HiGHS "
+                          "and SCIP read 1e20 or more as infinite; give a smaller value or "
+                          "rescale the data (e.g. count in thousands)")]
     quadratic = model.quadratic
     if quadratic is not None and not np.isfinite(quadratic.data).all():
         return [NonFinite("objective", "a quadratic coefficient is not finite; give finite "

@@ -17,10 +17,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from nl2opt.files import NONBLOCKING_READ, file_problem, megabytes
 from nl2opt.library.model import Insight, TaxonomyEntry, TrainingTask
 from nl2opt.library.store import InsightVersion, LibraryError, LibraryStore, now_utc
 
 FORMAT = "nl2opt.library/1"
+# An import is read whole; a bigger file is more likely a wrong path than a library.
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
+_LIMIT_HINT = (" for a library import; split it into smaller files, each starting with the "
+               "header line")
 
 
 def _line(kind: str, payload: dict) -> str:
@@ -104,15 +109,28 @@ def _records(path: Path):
 
 
 def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise LibraryError(f"no such file: {path}")
+    """The export's text; a FIFO, a device or a folder is refused before it is read (it
+    would block or never end), and so is a file over MAX_IMPORT_BYTES."""
     try:
-        return path.read_text(encoding="utf-8")
+        descriptor = os.open(path, NONBLOCKING_READ)
+    except FileNotFoundError:
+        raise LibraryError(f"no such file: {path}") from None
+    except OSError as error:
+        raise LibraryError(f"{path} cannot be read ({error.strerror})") from None
+    problem = file_problem(os.fstat(descriptor), MAX_IMPORT_BYTES, _LIMIT_HINT)
+    if problem is not None:
+        os.close(descriptor)
+        raise LibraryError(f"{path} cannot be read: it {problem}")
+    with os.fdopen(descriptor, "rb") as handle:
+        content = handle.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:  # it grew after the check
+        raise LibraryError(f"{path} cannot be read: it is over the "
+                           f"{megabytes(MAX_IMPORT_BYTES)} limit{_LIMIT_HINT}")
+    try:
+        return content.decode("utf-8")
     except UnicodeDecodeError as error:
         raise LibraryError(f"{path} is not UTF-8 text (byte {error.start}); an export is "
                            "UTF-8 JSONL") from None
-    except OSError as error:
-        raise LibraryError(f"{path} cannot be read ({error.strerror})") from None
 
 
 def _json_line(path: Path, number: int, text: str):

@@ -42,11 +42,13 @@ from nl2opt.solvers.result import SolveResult, Termination
 # formulate.v3: explicit wording beats the integer habit, interpretation alternatives,
 # and the experience library's insights when there are any (v1, v2 are kept).
 FORMULATE_PROMPT = "formulate.v3"
-FORMULATE_WITH_INSIGHTS_PROMPT = "formulate.v3"
+# formulate.v4 and repair.v3 show each insight as a quoted block ('> ' lines), so an
+# insight's text cannot pass for the prompt's own lines; they are used only when there
+# are insights, so runs without a library ask exactly what they asked before.
+FORMULATE_WITH_INSIGHTS_PROMPT = "formulate.v4"
 REPAIR_PROMPT = "repair.v1"
-# repair.v2: repair.v1 plus the insights the first request showed (only when there are
-# any, so runs without a library ask exactly what they asked before).
-REPAIR_WITH_INSIGHTS_PROMPT = "repair.v2"
+# repair.v2: repair.v1 plus the insights the first request showed (kept; see repair.v3).
+REPAIR_WITH_INSIGHTS_PROMPT = "repair.v3"
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,21 @@ def render_prompt(prompt_id: str, **values) -> Prompt:
     text = _template_text(prompt_id)
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                                      keep_trailing_newline=False)
+    environment.filters["quoted"] = quoted
     # Split, then render: a value (a problem statement, an insight, an LLM reply) with a
     # line '### system' of its own stays text inside its message instead of opening one.
     messages = [Message(role=role, content=environment.from_string(body).render(**values)
                         .strip()) for role, body in split_sections(text)]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return Prompt(prompt_id, digest, messages)
+
+
+def quoted(text: object) -> str:
+    """`text` as a quoted block: every line (whatever breaks it, \\r or \\u2028 included)
+    starts with '> ', so text from a library cannot pass for a line of the prompt itself,
+    such as 'Problem:'."""
+    lines = str(text).strip("\n").splitlines() or [""]
+    return "\n".join(f"> {line}" if line else ">" for line in lines)
 
 
 def split_sections(text: str) -> list[tuple[str, str]]:

@@ -40,9 +40,10 @@ from nl2opt.solvers.code_text import (
 _HIGHS_CLASSES = (ProblemClass.LP, ProblemClass.MILP, ProblemClass.QP)
 # Names the script itself uses; user names that equal one get a trailing underscore.
 _BUILTINS = {"pyo", "pyomo_abs", "UnaryFunctionExpression", "csv", "Path", "DATA_DIR",
-             "csv_rows", "csv_element", "csv_set", "csv_param", "solver", "results",
-             "condition", "var", "index", "value", "sum", "len", "abs", "min", "max", "float",
-             "list", "range", "dict", "tuple", "print", "repr", "str", "int"}
+             "csv_rows", "csv_element", "csv_key", "csv_set", "csv_param", "solver",
+             "results", "condition", "var", "index", "value", "sum", "len", "abs", "min",
+             "max", "float", "list", "range", "dict", "tuple", "print", "repr", "str", "int",
+             "open", "zip", "reversed", "isinstance"}
 _DOMAINS = {VarType.continuous: ("pyo.Reals", "pyo.NonNegativeReals"),
             VarType.integer: ("pyo.Integers", "pyo.NonNegativeIntegers"),
             VarType.binary: ("pyo.Binary", "pyo.Binary")}
@@ -73,11 +74,27 @@ def csv_set(path, column):
     return list(dict.fromkeys(csv_element(row[column]) for row in csv_rows(path)))
 
 
-def csv_param(path, index_columns, value_column):
+def csv_key(text, by_text):
+    """The element a key cell names: the element with that very text first (so '01' is
+    the element '01', not the int 1 that names '1'), else the cell read by csv_element."""
+    text = text.strip()
+    if text in by_text:
+        return by_text[text]
+    element = csv_element(text)
+    return by_text.get(str(element), element)
+
+
+def csv_param(path, index_columns, value_column, index_sets):
     """{element or (elements...): value} from a CSV file."""
+    by_text = []
+    for elements in index_sets:
+        lookup = {str(element): element for element in reversed(elements)}
+        lookup.update((element, element) for element in elements if isinstance(element, str))
+        by_text.append(lookup)
     values = {}
     for row in csv_rows(path):
-        key = tuple(csv_element(row[column]) for column in index_columns)
+        key = tuple(csv_key(row[column], lookup)
+                    for column, lookup in zip(index_columns, by_text))
         values[key[0] if len(key) == 1 else key] = float(row[value_column])
     return values
 '''
@@ -314,8 +331,9 @@ class _Emitter:
         if not param.index:
             return number_literal(float(values))
         if param.csv is not None:
+            index_sets = ", ".join(self.data_names[s] for s in param.index)
             return (f"csv_param(DATA_DIR / {param.csv.path!r}, {param.csv.index_columns!r}, "
-                    f"{param.csv.value_column!r})")
+                    f"{param.csv.value_column!r}, [{index_sets}])")
         sets = [self.data.sets[s] for s in param.index]
         items = []
         for positions in np.ndindex(values.shape):
