@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from nl2opt.errors import CompileError, NotSupportedError
 from nl2opt.formulation.arrays import ArrayModel, format_label
 from nl2opt.formulation.classify import ProblemClass
-from nl2opt.formulation.finite import raise_if_non_finite
+from nl2opt.formulation.finite import large_entry_problem, raise_if_non_finite
 from nl2opt.formulation.model import Formulation, Sense
 from nl2opt.formulation.prepared import prepared_model
 from nl2opt.solvers.base import SolveOptions
@@ -61,9 +61,21 @@ def build_highs(model: ArrayModel, options: SolveOptions = SolveOptions()):
     raise_if_non_finite(model)
     highs = new_highs()
     set_option(highs, "output_flag", False)
+    raise_if_refused_by_highs(highs, model)
     pass_model(highs, model)
     apply_options(highs, options)
     return highs
+
+
+def raise_if_refused_by_highs(highs, model: ArrayModel) -> None:
+    """CompileError locating a constraint coefficient HiGHS would refuse: one of at least
+    its option `large_matrix_value` (1e15 by default) makes `passModel` fail."""
+    _, limit = highs.getOptionValue("large_matrix_value")
+    problem = large_entry_problem(model, limit, (
+        f"HiGHS refuses constraint coefficients of {limit:g} or more (its option "
+        "large_matrix_value; SCIP takes them up to 1e20: --solver scip)"))
+    if problem:
+        raise CompileError(f"{problem.element}: {problem.message}")
 
 
 def pass_model(highs, model: ArrayModel) -> None:
@@ -112,7 +124,7 @@ def checked(status, what: str) -> None:
     if status == _highspy().HighsStatus.kError:
         raise CompileError(f"HiGHS refused {what} with status kError; the compiled model "
                            "has entries HiGHS cannot take. Check the data for extreme values "
-                           "(e.g. beyond 1e20); if it looks fine, please report this model")
+                           "(e.g. 1e15 or more); if it looks fine, please report this model")
 
 
 def set_option(highs, name: str, value) -> None:
