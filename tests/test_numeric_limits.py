@@ -121,3 +121,18 @@ def test_repair_feedback_names_the_value_and_the_limit(bakery_dict, name, key, v
     assert outcome.failure in ("compile_error", "invalid_formulation")
     (problem,) = outcome.problems
     assert f"coefficient of x['bread'] is {value:g}" in problem and "rescale" in problem
+
+
+@pytest.mark.parametrize(("product", "profit", "best"), [
+    ("cake", 2e9, 4e10), ("cake", 7e12, 1.4e14), ("bread", 5e10, 1.2e12),
+    ("cake", 3e18, 6e19)])
+def test_highs_solves_large_costs_its_dual_simplex_fails_on(bakery_dict, product, profit, best):
+    """HiGHS's dual simplex stopped with 'Solve error' ('ratio test failed due to
+    excessive dual values') on the bakery with a cake profit of 2e9; run again with its
+    objective scaled down (HiGHS's user_objective_scale), it answers."""
+    result = solve(with_value(bakery_dict, "profit", (product,), profit), solver="highs")
+    assert result.termination.value == "optimal", result.message
+    assert result.objective == pytest.approx(best)
+    if product == "cake" and profit == 2e9:
+        oven = result.constraints["capacity"].rows[0]
+        assert oven["dual"] == pytest.approx(1e9)  # in the user's units, not scaled ones

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
@@ -221,6 +222,8 @@ class HighsDirectBackend:
         log_path = _attach_log(highs) if options.log else None
         start = time.perf_counter()
         status, stopped = run_highs(highs, options)
+        if status == _highspy().HighsStatus.kError and not stopped:
+            status, stopped = _run_scaled(highs, model, options) or (status, stopped)
         termination = model_status(highs)
         if stopped and termination in (Termination.interrupted, Termination.unknown):
             termination = Termination.time_limit
@@ -308,6 +311,22 @@ def model_status(highs) -> Termination:
 def _finite(value) -> float | None:
     value = float(value)
     return value if np.isfinite(value) and abs(value) < 1e19 else None
+
+
+def _run_scaled(highs, model: ArrayModel, options: SolveOptions) -> tuple[object, bool] | None:
+    """Run again with the objective scaled down by HiGHS: its dual simplex fails ("ratio
+    test failed due to excessive dual values") on costs as small as 2e9 in a two-product
+    LP and solves the same model scaled. HiGHS reports the answer in the user's units.
+    None when the costs are not large or this HiGHS has no such option (before 1.10)."""
+    largest = float(np.max(np.abs(model.objective), initial=0.0))
+    if largest <= 1 or highs.setOptionValue("user_objective_scale", -math.ceil(
+            math.log2(largest))) == _highspy().HighsStatus.kError:
+        return None
+    highs.clearSolver()
+    try:
+        return run_highs(highs, options)
+    finally:
+        set_option(highs, "user_objective_scale", 0)  # the instance may be solved again
 
 
 def _disambiguate(highs, model: ArrayModel, options: SolveOptions) -> Termination:
