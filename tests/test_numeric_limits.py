@@ -136,3 +136,35 @@ def test_highs_solves_large_costs_its_dual_simplex_fails_on(bakery_dict, product
     if product == "cake" and profit == 2e9:
         oven = result.constraints["capacity"].rows[0]
         assert oven["dual"] == pytest.approx(1e9)  # in the user's units, not scaled ones
+
+
+# -- how large and tiny numbers read -------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "signed", "text"), [
+    (1e200, False, "1e200"), (-1e200, False, "-1e200"), (2.4e16, True, "+2.4e16"),
+    (1e15, False, "1e15"), (1.23456e17, False, "1.235e17"), (3e-7, False, "3e-7"),
+    (-1.23456e-5, False, "-1.235e-5"),
+    # ordinary magnitudes keep their formats
+    (999_999_999_999_999.0, False, "999,999,999,999,999"), (1e14, False, "100,000,000,000,000"),
+    (0.0001234, False, "0.0001234"), (0.5, False, "0.5"), (1e-12, False, "0")])
+def test_large_and_tiny_numbers_read_in_scientific_notation(value, signed, text):
+    """A what-if to a profit of 1e200 printed a 201-digit number."""
+    from nl2opt.formulation.wording import format_number
+
+    assert format_number(value, signed) == text
+
+
+def test_money_and_units_keep_scientific_notation():
+    from nl2opt.formulation.wording import with_unit
+
+    assert with_unit(2.4e16, "$") == "$2.4e16" and with_unit(-1e200, "$") == "-$1e200"
+    assert with_unit(1e18, "$/batch") == "1e18 $/batch"
+    assert with_unit(1028.5, "$") == "$1,028.50"
+
+
+def test_a_what_if_to_a_huge_value_reads(bakery):
+    from nl2opt.analysis.whatif import what_if
+
+    comparison = what_if(bakery, "profit", ("bread",), 1e18)
+    assert "30 $/batch → 1e18 $/batch" in comparison.question
+    assert "$2.4e19" in " ".join(comparison.sentences)
