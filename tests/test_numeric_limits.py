@@ -168,3 +168,27 @@ def test_a_what_if_to_a_huge_value_reads(bakery):
     comparison = what_if(bakery, "profit", ("bread",), 1e18)
     assert "30 $/batch → 1e18 $/batch" in comparison.question
     assert "$2.4e19" in " ".join(comparison.sentences)
+
+
+# -- CSV keys in the emitted Pyomo script ----------------------------------------------------
+
+@pytest.mark.parametrize(("elements", "keys"), [
+    (["1", 1], ["01", "1"]), (["1", 1], ["+1", "1"]), (["7", 7], ["0_7", "07", "7"]),
+    (["1.5", "1.50", "1e0", 1], ["1.5", "1.50", "1e0", "1"]), (["1.0", 1], ["1", "1.0"]),
+    ([1, "01"], ["001", "01"])])
+def test_the_pyomo_script_fills_the_elements_nl2opt_fills(tmp_path, elements, keys):
+    """With the elements '1' (text) and 1 (a number), nl2opt reads a key '01' as the
+    number 1 and fills it; the emitted script filled the text '1' instead (objective 10
+    against nl2opt's 11). Float-looking text ('1.50', '1e0') names itself in both."""
+    from helpers import formulation
+    from test_pyomo_code import assert_same_answer
+
+    rows = "".join(f"{key},{10 ** k}\n" for k, key in enumerate(keys))
+    (tmp_path / "p.csv").write_text("k,v\n" + rows)
+    model = formulation(
+        sets=[{"name": "S", "elements": elements}],
+        parameters=[{"name": "p", "index": ["S"], "default": 0, "csv": {
+            "path": "p.csv", "index_columns": ["k"], "value_column": "v"}}],
+        variables=[{"name": "x", "index": ["S"], "upper": 1}],
+        objective="sum(p[s] * x[s] for s in S)", sense="maximize").with_data_dir(tmp_path)
+    assert_same_answer(model, tmp_path)
