@@ -455,10 +455,20 @@ def test_a_what_if_cost_too_large_for_the_solver_says_so(bakery, value):
         what_if(bakery, "profit", ("bread",), value)
 
 
-def test_a_what_if_that_ends_in_a_solver_error_gives_the_solver_message(bakery):
+def test_a_what_if_that_ends_in_a_solver_error_gives_the_solver_message(bakery, monkeypatch):
+    import nl2opt.solvers.solve as solving
     from nl2opt.analysis.whatif import what_if
+    from nl2opt.solvers.result import SolveResult, Termination
 
-    comparison = what_if(bakery, "profit", ("bread",), 1e19)
+    real_solve = solving.solve
+
+    def failing_after_the_edit(formulation, *args, **kwargs):
+        if formulation.parameters[0].values["bread"] == 30:  # the bakery as it was
+            return real_solve(formulation, *args, **kwargs)
+        return SolveResult(termination=Termination.error, solver="highs", message="Solve error")
+
+    monkeypatch.setattr(solving, "solve", failing_after_the_edit)
+    comparison = what_if(bakery, "profit", ("bread",), 1e6)
     assert comparison.termination == "error"
     assert comparison.sentences[0].endswith(
         f"there is no best plan: the solver stopped with an error "

@@ -6,8 +6,12 @@ cost and answers anyway, and SCIP turns an infinite coefficient into a wrong ver
 The expression evaluators already refuse arithmetic that gives a non-finite number;
 what they never see is checked here: numbers written straight into bounds and scalar
 parameters, data reaching nonlinear expressions (which are not evaluated before the
-solve), and the compiled arrays a backend is about to pass on, whose objective
-coefficients must also stay below the 1e20 that solvers read as infinite.
+solve), and the compiled arrays a backend is about to pass on, whose coefficients
+must also stay below what the solvers can take: HiGHS and SCIP read 1e20 or more as
+infinite (SCIP stops with "error in input data" on such a constraint coefficient), and from a
+cost of 1e19 on the objective soon reaches that infinity: HiGHS's dual simplex fails
+("Solve error") and SCIP calls the model unbounded. HiGHS alone also refuses constraint
+coefficients of 1e15 or more, which its backend checks (`large_entry_problem`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ if TYPE_CHECKING:
 _FIX = "give a finite number (null for no bound)"
 # HiGHS (kHighsInf) and SCIP read any number this large as infinite.
 SOLVER_INFINITY = 1e20
+# Objective coefficients from here on fail in both solvers (measured on the bakery LP:
+# HiGHS "Solve error", SCIP "unbounded"), as the objective reaches SOLVER_INFINITY.
+LARGE_COST = 1e19
+_RESCALE = "rescale the data (e.g. count money in millions or weights in tonnes)"
 
 
 @dataclass(frozen=True)
@@ -140,13 +148,14 @@ def _objective_problems(model: ArrayModel) -> list[NonFinite]:
         label = format_label(*model.column_label(int(bad[0])))
         return [NonFinite("objective", f"the coefficient of {label} is "
                           f"{model.objective[bad[0]]}; give finite data")]
-    huge = np.flatnonzero(np.abs(model.objective) >= SOLVER_INFINITY)
+    huge = np.flatnonzero(np.abs(model.objective) >= LARGE_COST)
     if huge.size:
         label = format_label(*model.column_label(int(huge[0])))
         return [NonFinite("objective", f"the coefficient of {label} is "
-                          f"{model.objective[huge[0]]:g}, too large for the solvers: HiGHS "
-                          "and SCIP read 1e20 or more as infinite; give a smaller value or "
-                          "rescale the data (e.g. count in thousands)")]
+                          f"{model.objective[huge[0]]:g}, too large for the solvers: the "
+                          "objective soon reaches 1e20, and HiGHS and SCIP read 1e20 or more "
+                          "as infinite (HiGHS's simplex fails, SCIP calls the model "
+                          f"unbounded); give a value below {LARGE_COST:g} or {_RESCALE}")]
     quadratic = model.quadratic
     if quadratic is not None and not np.isfinite(quadratic.data).all():
         return [NonFinite("objective", "a quadratic coefficient is not finite; give finite "
@@ -158,6 +167,10 @@ def _row_problems(model: ArrayModel) -> list[NonFinite]:
     from nl2opt.formulation.arrays import format_label
 
     matrix = model.matrix
+    huge = large_entry_problem(model, SOLVER_INFINITY, "HiGHS and SCIP read 1e20 or more "
+                               "as infinite")
+    if huge:
+        return [huge]
     bad_entries = ~np.isfinite(matrix.data)
     bad_sides = (np.isnan(model.row_lower) | np.isnan(model.row_upper)
                  | (model.row_lower == np.inf) | (model.row_upper == -np.inf))
@@ -170,6 +183,24 @@ def _row_problems(model: ArrayModel) -> list[NonFinite]:
     return [NonFinite(f"constraint '{name}'", f"{format_label(name, key)} has a coefficient "
                       "or side that is not a finite number (or an infinity no value can "
                       "meet); give finite data")]
+
+
+def large_entry_problem(model: ArrayModel, limit: float, why: str) -> NonFinite | None:
+    """The first finite constraint coefficient of at least `limit` in magnitude, located
+    by constraint and variable with `why` that is too large, or None."""
+    from nl2opt.formulation.arrays import format_label
+
+    data = model.matrix.data
+    large = np.flatnonzero(np.isfinite(data) & (np.abs(data) >= limit))
+    if not large.size:
+        return None
+    entry = int(large[0])
+    row = int(np.searchsorted(model.matrix.indptr, entry, side="right")) - 1
+    name, key = model.row_label(row)
+    column = format_label(*model.column_label(int(model.matrix.indices[entry])))
+    return NonFinite(f"constraint '{name}'", (
+        f"in {format_label(name, key)} the coefficient of {column} is {data[entry]:g}, too "
+        f"large: {why}; {_RESCALE} so coefficients stay below {limit:g}"))
 
 
 def raise_if_non_finite(model: ArrayModel) -> None:

@@ -21,7 +21,12 @@ from nl2opt.formulation import expr as E
 from nl2opt.formulation.bounds import bound_reading_problem, element_bound, position_names
 from nl2opt.formulation.classify import degree
 from nl2opt.formulation.data import ModelData, SetData
-from nl2opt.formulation.finite import NonFinite, literal_problems, nonlinear_data_problems
+from nl2opt.formulation.finite import (
+    NonFinite,
+    array_problems,
+    literal_problems,
+    nonlinear_data_problems,
+)
 from nl2opt.formulation.model import Formulation, VarType
 from nl2opt.formulation.parsed import ParsedFormulation, ParsedText
 from nl2opt.formulation.prepared import Prepared, prepare
@@ -417,7 +422,8 @@ def _dry_compile(prepared: Prepared, parsed: ParsedFormulation, data: ModelData,
     from nl2opt.formulation.evaluate import NonlinearTerm
 
     try:
-        prepared.model()
+        # Numbers no solver can take (SCIP would stop with "error in input data").
+        issues += _non_finite(array_problems(prepared.model()))
     except NonlinearTerm:
         # Nonlinear models compile on the Pyomo path (reported as warnings above), so
         # their data is not evaluated here: look for infinities they would receive.

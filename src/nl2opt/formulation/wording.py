@@ -27,9 +27,14 @@ _CURRENCY_WORDS = {"$", "€", "£", "¥", "usd", "eur", "gbp", "chf", "dollar",
 _SYMBOLS = {"$", "€", "£", "¥"}
 
 
+# From here on (and below _TINY) digits stop being readable: "2.4e16", "3e-7".
+_HUGE, _TINY = 1e15, 1e-4
+
+
 def format_number(value: float | None, signed: bool = False) -> str:
     """One number format everywhere: thousands separators, at most two decimals for
-    numbers of 1 or more, four significant digits below; "—" for no value."""
+    numbers of 1 or more, four significant digits below; scientific notation for huge
+    and tiny magnitudes; "—" for no value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     value = float(value)
@@ -38,12 +43,22 @@ def format_number(value: float | None, signed: bool = False) -> str:
     if abs(value) < 1e-9:
         value = 0.0
     sign = "+" if signed and value > 0 else ""
+    if abs(value) >= _HUGE or 0 < abs(value) < _TINY:
+        return sign + scientific(value)
     if abs(value - round(value)) <= 1e-9 * max(1.0, abs(value)):
         return f"{sign}{round(value):,}"
     if abs(value) >= 1:
         text = f"{value:,.2f}".rstrip("0").rstrip(".")
         return sign + ("0" if text in ("-0", "") else text)
     return f"{sign}{value:.4g}"
+
+
+def scientific(value: float) -> str:
+    """"2.4e16", "-1.235e-5": four significant digits, no "+" or leading zeros in the
+    exponent."""
+    mantissa, _, exponent = f"{value:.3e}".partition("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def split_rate(unit: str) -> tuple[str, str]:
@@ -75,7 +90,7 @@ def with_unit(value: float | None, unit: str = "", signed: bool = False) -> str:
 def _money(value: float | None, signed: bool) -> str:
     """Money keeps two decimals once it has any ("$22.50", not "$22.5")."""
     text = format_number(value, signed)
-    if value is None or abs(value) < 1 or "." not in text:
+    if value is None or abs(value) < 1 or "." not in text or "e" in text:
         return text
     return f"{'+' if signed and value > 0 else ''}{value:,.2f}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
@@ -13,7 +14,7 @@ import scipy.sparse as sp
 from nl2opt.errors import CompileError, NotSupportedError
 from nl2opt.formulation.arrays import ArrayModel, format_label
 from nl2opt.formulation.classify import ProblemClass
-from nl2opt.formulation.finite import raise_if_non_finite
+from nl2opt.formulation.finite import large_entry_problem, raise_if_non_finite
 from nl2opt.formulation.model import Formulation, Sense
 from nl2opt.formulation.prepared import prepared_model
 from nl2opt.solvers.base import SolveOptions
@@ -61,9 +62,21 @@ def build_highs(model: ArrayModel, options: SolveOptions = SolveOptions()):
     raise_if_non_finite(model)
     highs = new_highs()
     set_option(highs, "output_flag", False)
+    raise_if_refused_by_highs(highs, model)
     pass_model(highs, model)
     apply_options(highs, options)
     return highs
+
+
+def raise_if_refused_by_highs(highs, model: ArrayModel) -> None:
+    """CompileError locating a constraint coefficient HiGHS would refuse: one of at least
+    its option `large_matrix_value` (1e15 by default) makes `passModel` fail."""
+    _, limit = highs.getOptionValue("large_matrix_value")
+    problem = large_entry_problem(model, limit, (
+        f"HiGHS refuses constraint coefficients of {limit:g} or more (its option "
+        "large_matrix_value; SCIP takes them up to 1e20: --solver scip)"))
+    if problem:
+        raise CompileError(f"{problem.element}: {problem.message}")
 
 
 def pass_model(highs, model: ArrayModel) -> None:
@@ -112,7 +125,7 @@ def checked(status, what: str) -> None:
     if status == _highspy().HighsStatus.kError:
         raise CompileError(f"HiGHS refused {what} with status kError; the compiled model "
                            "has entries HiGHS cannot take. Check the data for extreme values "
-                           "(e.g. beyond 1e20); if it looks fine, please report this model")
+                           "(e.g. 1e15 or more); if it looks fine, please report this model")
 
 
 def set_option(highs, name: str, value) -> None:
@@ -209,6 +222,8 @@ class HighsDirectBackend:
         log_path = _attach_log(highs) if options.log else None
         start = time.perf_counter()
         status, stopped = run_highs(highs, options)
+        if status == _highspy().HighsStatus.kError and not stopped:
+            status, stopped = _run_scaled(highs, model, options) or (status, stopped)
         termination = model_status(highs)
         if stopped and termination in (Termination.interrupted, Termination.unknown):
             termination = Termination.time_limit
@@ -296,6 +311,22 @@ def model_status(highs) -> Termination:
 def _finite(value) -> float | None:
     value = float(value)
     return value if np.isfinite(value) and abs(value) < 1e19 else None
+
+
+def _run_scaled(highs, model: ArrayModel, options: SolveOptions) -> tuple[object, bool] | None:
+    """Run again with the objective scaled down by HiGHS: its dual simplex fails ("ratio
+    test failed due to excessive dual values") on costs as small as 2e9 in a two-product
+    LP and solves the same model scaled. HiGHS reports the answer in the user's units.
+    None when the costs are not large or this HiGHS has no such option (before 1.10)."""
+    largest = float(np.max(np.abs(model.objective), initial=0.0))
+    if largest <= 1 or highs.setOptionValue("user_objective_scale", -math.ceil(
+            math.log2(largest))) == _highspy().HighsStatus.kError:
+        return None
+    highs.clearSolver()
+    try:
+        return run_highs(highs, options)
+    finally:
+        set_option(highs, "user_objective_scale", 0)  # the instance may be solved again
 
 
 def _disambiguate(highs, model: ArrayModel, options: SolveOptions) -> Termination:

@@ -28,6 +28,7 @@ from nl2opt.solvers.highs_direct import (
     as_float64,
     build_highs,
     checked,
+    raise_if_refused_by_highs,
 )
 from nl2opt.solvers.result import SolveResult
 
@@ -53,6 +54,8 @@ class HighsSession:
         """Hold `model` from now on: in place when only numbers changed (True), by
         passing it afresh otherwise (False)."""
         raise_if_non_finite(model)
+        if self.highs is not None:
+            raise_if_refused_by_highs(self.highs, model)
         if self.highs is not None and update_highs(self.highs, self.model, model):
             self.model = model
             self.updates_in_place += 1

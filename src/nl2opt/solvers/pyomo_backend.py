@@ -16,9 +16,9 @@ import pyomo.environ as pyo
 from nl2opt.errors import NotSupportedError, SolverFailedError
 from nl2opt.formulation.classify import ProblemClass, classify
 from nl2opt.formulation.model import Formulation
-from nl2opt.formulation.prepared import prepare
+from nl2opt.formulation.prepared import prepare, prepared_model
 from nl2opt.solvers.base import SolveOptions
-from nl2opt.solvers.highs_direct import model_status
+from nl2opt.solvers.highs_direct import model_status, new_highs, raise_if_refused_by_highs
 from nl2opt.solvers.limits import Watchdog
 from nl2opt.solvers.pyomo_model import PyomoBuild, build_pyomo_model
 from nl2opt.solvers.result import (
@@ -182,6 +182,14 @@ class PyomoHighsBackend(_PyomoBackend):
 
     name = "pyomo-highs"
     supports = frozenset({ProblemClass.LP, ProblemClass.MILP, ProblemClass.QP})
+
+    def solve(self, formulation: Formulation, options: SolveOptions = SolveOptions()
+              ) -> SolveResult:
+        # HiGHS refuses a coefficient of 1e15 or more and Pyomo's interface goes on with
+        # what HiGHS holds (the bakery came back "unbounded"): refused here, located.
+        self._check_class(formulation)
+        raise_if_refused_by_highs(new_highs(), prepared_model(formulation))
+        return super().solve(formulation, options)
 
     def _new_solver(self, options: SolveOptions = SolveOptions()):
         from pyomo.contrib.solver.solvers.highs import Highs

@@ -76,12 +76,13 @@ def csv_set(path, column):
 
 def csv_key(text, by_text):
     """The element a key cell names: the element with that very text first (so '01' is
-    the element '01', not the int 1 that names '1'), else the cell read by csv_element."""
+    the element '01', not the int 1 that names '1'), else the cell read by csv_element,
+    else the element whose text that is ('+7' names '7')."""
     text = text.strip()
     if text in by_text:
         return by_text[text]
     element = csv_element(text)
-    return by_text.get(str(element), element)
+    return by_text.get(element, by_text.get(str(element), element))
 
 
 def csv_param(path, index_columns, value_column, index_sets):
@@ -89,7 +90,8 @@ def csv_param(path, index_columns, value_column, index_sets):
     by_text = []
     for elements in index_sets:
         lookup = {str(element): element for element in reversed(elements)}
-        lookup.update((element, element) for element in elements if isinstance(element, str))
+        # Text elements win their own text; numbers are also found as themselves.
+        lookup.update((element, element) for element in elements)
         by_text.append(lookup)
     values = {}
     for row in csv_rows(path):
