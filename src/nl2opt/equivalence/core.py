@@ -17,6 +17,7 @@ from nl2opt.equivalence.fitting import fit_map, paired_samples
 from nl2opt.equivalence.instance import InstanceModel, load_instance
 from nl2opt.equivalence.maps import AffineMap, MappingError, permutation_map
 from nl2opt.equivalence.matching import name_matching, wl_matching
+from nl2opt.equivalence.region import region_problem
 from nl2opt.equivalence.report import Attempt, EquivalenceReport
 from nl2opt.equivalence.solving import (
     Solution,
@@ -25,7 +26,12 @@ from nl2opt.equivalence.solving import (
     solve,
     time_budget,
 )
-from nl2opt.equivalence.verify import NearOptimal, status_counterexample, verify_map
+from nl2opt.equivalence.verify import (
+    NearOptimal,
+    Verification,
+    status_counterexample,
+    verify_map,
+)
 
 
 def equivalent(a, b, llm=None, *, samples: int = 4, seed: int = 0,
@@ -104,8 +110,8 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
             (a, b, "B -> A", sa, sb, samples_a, samples_b),
             (b, a, "A -> B", sb, sa, samples_b, samples_a)):
         for candidate in _candidates(target, source, t_opt, s_opt, seed, fit_samples):
-            outcome = verify_map(candidate, target, source, t_opt, s_opt, t_samples,
-                                 s_samples, near)
+            outcome = _verify(candidate, target, source, t_opt, s_opt, t_samples,
+                              s_samples, near, seed)
             report.attempts.append(_attempt(candidate, label, outcome))
             if outcome.passed:
                 _certify(report, candidate, target, source, label, outcome)
@@ -120,7 +126,7 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
                 report.attempts.append(Attempt(origin="llm", direction="B -> A",
                                                complete=False, passed=False, note=note))
                 continue
-            outcome = verify_map(candidate, a, b, sa, sb, samples_a, samples_b, near)
+            outcome = _verify(candidate, a, b, sa, sb, samples_a, samples_b, near, seed)
             report.attempts.append(_attempt(candidate, "B -> A", outcome))
             if outcome.passed:
                 _certify(report, candidate, a, b, "B -> A", outcome)
@@ -133,6 +139,24 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
     else:
         report.reason = ("no complete variable map was found (names and structure do not "
                          "match and no affine fit exists); try --llm")
+
+
+def _verify(candidate: AffineMap, target: InstanceModel, source: InstanceModel,
+            t_opt: Solution, s_opt: Solution, t_samples, s_samples, near: NearOptimal,
+            seed: int) -> Verification:
+    """Optima (verify_map), then the feasible regions (region_problem): a map that
+    carries optima but not the region (a cut far from every optimum) is refuted."""
+    outcome = verify_map(candidate, target, source, t_opt, s_opt, t_samples, s_samples, near)
+    if not outcome.passed:
+        return outcome
+    problem = region_problem(candidate, target, source, t_opt, seed=seed + 5)
+    if problem is not None:
+        outcome.passed = False
+        if problem["kind"] == "inconclusive":
+            outcome.notes.append(problem["explanation"])
+        else:
+            outcome.counterexample = problem
+    return outcome
 
 
 def _candidates(target: InstanceModel, source: InstanceModel, t_opt: Solution,

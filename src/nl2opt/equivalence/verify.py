@@ -150,19 +150,19 @@ def directed_samples(mapping: AffineMap, target: InstanceModel, source: Instance
     # a_t . g(y) = (a_t M) . y + a_t . shift: exact. Into the target, a_s M^T is exact for
     # permutation maps (y = M^T (x - shift)) and a direction worth trying otherwise.
     into_source = _carried(target, matrix, lambda a: float((a @ shift)[0]))
-    permutation = _is_permutation(matrix)
+    permutation = is_permutation(matrix)
     into_target = _carried(source, matrix.T.tocsr(),
                            lambda a: -float((a @ matrix.T @ shift)[0]) if permutation else None)
     return (_pushed(source, source_optimum, into_source),
             _pushed(target, target_optimum, into_target))
 
 
-def _is_permutation(matrix: sp.csr_matrix) -> bool:
+def is_permutation(matrix: sp.csr_matrix) -> bool:
     return (matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0]
             and bool(np.all(matrix.data == 1.0)) and len(set(matrix.indices)) == matrix.nnz)
 
 
-def _sides(model: InstanceModel):
+def model_sides(model: InstanceModel):
     """(coefficients as a sparse 1 x columns row, lower, upper) of each row, then of each
     column's bounds."""
     rows = model.matrix.tocsr()
@@ -176,7 +176,7 @@ def _sides(model: InstanceModel):
 def _carried(model: InstanceModel, carry: sp.csr_matrix, constant):
     """(coefficients in the other model's columns, the side's bound there or None when
     unknown, 'upper' or 'lower') for each finite side of `model`."""
-    for coefficients, lower, upper in _sides(model):
+    for coefficients, lower, upper in model_sides(model):
         moved = (coefficients @ carry).tocsr()
         moved.eliminate_zeros()
         if not moved.nnz:
@@ -192,11 +192,11 @@ def _pushed(model: InstanceModel, optimum: Solution, carried) -> list[np.ndarray
     (at most MAX_DIRECTED solves)."""
     if model.has_quadratic:
         return []
-    held = _held_sides(model)
+    held = held_sides(model)
     face = optimal_face(model, optimum.objective)
     found = []
     for coefficients, bound, side in carried:
-        if bound is not None and _holds(held, coefficients, bound, side):
+        if bound is not None and holds_side(held, coefficients, bound, side):
             continue
         cost = coefficients.toarray().ravel()
         found.append(solve(model, cost=-cost if side == "upper" else cost, extra=[face]))
@@ -214,10 +214,10 @@ def _key(coefficients: sp.csr_matrix) -> tuple[tuple, float]:
     return (tuple(coefficients.indices), tuple(np.round(data / scale, 9))), scale
 
 
-def _held_sides(model: InstanceModel) -> dict:
+def held_sides(model: InstanceModel) -> dict:
     """key -> (tightest lower, tightest upper) of the scaled rows and bounds `model` has."""
     held: dict = {}
-    for coefficients, lower, upper in _sides(model):
+    for coefficients, lower, upper in model_sides(model):
         coefficients = coefficients.tocsr()
         coefficients.eliminate_zeros()
         if not coefficients.nnz:
@@ -230,7 +230,7 @@ def _held_sides(model: InstanceModel) -> dict:
     return held
 
 
-def _holds(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> bool:
+def holds_side(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> bool:
     key, scale = _key(coefficients)
     if key not in held:
         return False
@@ -252,7 +252,7 @@ def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: Inst
             return (f"a near-optimal point of {source.source} maps to a point infeasible in "
                     f"{target.source} ({problems[0]}): the map holds on the optima only")
     for x in target_points:  # a feasibility question: no objective
-        found = solve(source, cost=np.zeros(source.num_cols), extra=[_pinned(mapping, x)])
+        found = solve(source, cost=np.zeros(source.num_cols), extra=[pinned_rows(mapping, x)])
         if found.status == "infeasible":
             return (f"a near-optimal point of {target.source} is the image of no feasible "
                     f"point of {source.source}: the map holds on the optima only")
@@ -262,7 +262,7 @@ def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: Inst
     return None
 
 
-def _pinned(mapping: AffineMap, x: np.ndarray) -> ExtraRows:
+def pinned_rows(mapping: AffineMap, x: np.ndarray) -> ExtraRows:
     """The rows g(y) = x, within the feasibility tolerance."""
     wanted = x - mapping.shift
     width = FEASIBILITY_TOLERANCE * (1.0 + np.abs(wanted))
@@ -292,7 +292,7 @@ def soundness_problem(mapping: AffineMap, target: InstanceModel, source: Instanc
 def coverage_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                      source_optimum: Solution, x: np.ndarray) -> dict | None:
     """None if some optimum y of the source has g(y) = x, else a counterexample."""
-    found = solve(source, extra=[_pinned(mapping, x)])
+    found = solve(source, extra=[pinned_rows(mapping, x)])
     if found.ok and objective_matches(found.objective, source_optimum.objective):
         return None
     if found.status not in ("optimal", "infeasible"):
