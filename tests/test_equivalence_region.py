@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from nl2opt.equivalence import equivalent, from_formulation, map_from_expressions
-from nl2opt.equivalence.solving import solve
 from nl2opt.equivalence.region import region_problem
+from nl2opt.equivalence.solving import solve
 from nl2opt.formulation.model import load_formulation
 from nl2opt.synthesis.families import get_family
 

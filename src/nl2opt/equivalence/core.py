@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from nl2opt.equivalence.baselines import optimal_value_baseline, wl_baseline
 from nl2opt.equivalence.fitting import fit_map, paired_samples
 from nl2opt.equivalence.instance import InstanceModel, load_instance
@@ -174,7 +176,16 @@ def _candidates(target: InstanceModel, source: InstanceModel, t_opt: Solution,
         xs, ys = paired_samples(target, source, t_opt, s_opt, correspondence, fit_samples,
                                 seed + 3)
         base = permutation_map(correspondence, target, source, "fitted")
-        yield fit_map(base, xs, ys, set(correspondence.values()), target, source)
+        fitted = fit_map(base, xs, ys, set(correspondence.values()), target, source)
+        yield fitted
+        if fitted.complete:
+            return
+        # Too few distinct points for a unique fit of some column (3 bit patterns of a
+        # 4-valued binary expansion): refit once on more pairs.
+        more_x, more_y = paired_samples(target, source, t_opt, s_opt, correspondence,
+                                        fit_samples, seed + 6)
+        yield fit_map(base, np.vstack([xs, more_x]), np.vstack([ys, more_y]),
+                      set(correspondence.values()), target, source)
 
 
 def _attempt(candidate: AffineMap, direction: str, outcome) -> Attempt:

@@ -183,7 +183,10 @@ def _fit_column(values: np.ndarray, ys: np.ndarray, candidates: list[int]):
         return None
     design = np.column_stack([ys[:, varying], np.ones(len(values))])
     rank = np.linalg.matrix_rank(design)
-    if points < rank + 1:
+    if points < rank + 1 or rank < design.shape[1]:
+        # Rank deficient: many exact fits, and least squares picks one by its norm, not
+        # by the models (order = -0.75 b0 + 0.25 b1 + 2.25 b2 + 1.75 from three bit
+        # patterns of a binary expansion); none is kept.
         return None
     solution, *_ = np.linalg.lstsq(design, values, rcond=None)
     if not _exact(design @ solution, values):
