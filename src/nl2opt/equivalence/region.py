@@ -37,6 +37,7 @@ from nl2opt.equivalence.verify import (
     held_sides,
     holds_side,
     is_permutation,
+    mapped_counterexample,
     model_sides,
     pinned_rows,
 )
@@ -54,7 +55,7 @@ def region_problem(mapping: AffineMap, target: InstanceModel, source: InstanceMo
     lower, upper = _box(target, target_optimum)
     box = ExtraRows(sp.identity(target.num_cols, format="csr"), lower, upper)
     pulled = ExtraRows(mapping.matrix.tocsr(), lower - mapping.shift, upper - mapping.shift)
-    for cost in directions(mapping, target, source, target_optimum, seed):
+    for cost in directions(mapping, target, source, seed):
         problem = _compare(mapping, target, source, cost, box, pulled)
         if problem is not None:
             return problem
@@ -75,12 +76,11 @@ def _box(target: InstanceModel, optimum: Solution) -> tuple[np.ndarray, np.ndarr
 
 
 def directions(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
-               target_optimum: Solution, seed: int) -> list[np.ndarray]:
+               seed: int) -> list[np.ndarray]:
     """Cost vectors in the target's variables (minimized), suspects first."""
     suspects, unknown = _suspect_sides(mapping, target, source)
     turned = target.objective if target.maximize else -target.objective
-    chosen = _unique([*suspects, turned, *unknown],
-                     MAX_DIRECTIONS - RANDOM_DIRECTIONS)
+    chosen = _unique([*suspects, turned, *unknown], MAX_DIRECTIONS - RANDOM_DIRECTIONS)
     randoms = random_directions(target.num_cols, MAX_DIRECTIONS - len(chosen), seed)
     return chosen + randoms
 
@@ -153,25 +153,22 @@ def _compare(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
     scale = max(1.0, float(np.abs(cost) @ np.abs(in_target.x)),
                 float(np.abs(cost) @ np.abs(image)))
     if value_source < value_target - VALUE_TOLERANCE * scale:
-        return _outside(mapping, target, source, in_source.x, image)
+        return _outside(target, source, in_source.x, image)
     if value_target < value_source - VALUE_TOLERANCE * scale:
         return _uncovered(mapping, target, source, in_target.x)
     return None
 
 
-def _outside(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
-             y: np.ndarray, image: np.ndarray) -> dict | None:
+def _outside(target: InstanceModel, source: InstanceModel, y: np.ndarray,
+             image: np.ndarray) -> dict | None:
     """A feasible source point whose image the target rejects (None: only noise)."""
     problems = target.violations(image, FEASIBILITY_TOLERANCE)[:5]
     if not problems:
         return None
-    return {"kind": "region_soundness",
-            "explanation": f"a feasible point of {source.source} maps to a point that is "
-                           f"not feasible in {target.source}: the feasible regions differ",
-            "source_model": source.source, "source_point": source.point(y),
-            "source_objective": source.objective_value(y),
-            "target_model": target.source, "mapped_point": target.point(image),
-            "problems": problems}
+    return mapped_counterexample("region_soundness", f"a feasible point of {source.source} "
+                                 f"maps to a point that is not feasible in {target.source}: "
+                                 "the feasible regions differ", target, source, y, image,
+                                 problems)
 
 
 def _uncovered(mapping: AffineMap, target: InstanceModel, source: InstanceModel,

@@ -280,13 +280,20 @@ def soundness_problem(mapping: AffineMap, target: InstanceModel, source: Instanc
                         f"but its optimum is {target_optimum.objective:.10g}")
     if not problems:
         return None
-    return {"kind": "soundness",
-            "explanation": f"an optimal solution of {source.source} maps to a point that is "
-                           f"not optimal in {target.source}",
+    return mapped_counterexample("soundness", f"an optimal solution of {source.source} maps "
+                                 f"to a point that is not optimal in {target.source}",
+                                 target, source, y, x, problems)
+
+
+def mapped_counterexample(kind: str, explanation: str, target: InstanceModel,
+                          source: InstanceModel, y: np.ndarray, x: np.ndarray,
+                          problems: list[str]) -> dict:
+    """A counterexample made of a source point y and its image x = g(y)."""
+    return {"kind": kind, "explanation": explanation,
             "source_model": source.source, "source_point": source.point(y),
             "source_objective": source.objective_value(y),
             "target_model": target.source, "mapped_point": target.point(x),
-            "mapped_objective": value, "problems": problems}
+            "mapped_objective": target.objective_value(x), "problems": problems}
 
 
 def coverage_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
