@@ -129,3 +129,25 @@ def _equivalent_pairs():
 def test_equivalent_pairs_stay_certified(label, a, b):
     report = equivalent(a, b)
     assert report.verdict == "equivalent", report.explain()
+
+
+def test_the_region_check_is_bounded_and_seeded(monkeypatch):
+    from nl2opt.equivalence import region
+
+    square, floored = _square(), _with_constraint(_square(), "floor", "x + y >= 5")
+    a, b = from_formulation(square), from_formulation(floored)
+    identity = map_from_expressions({"x": "x", "y": "y"}, a, b)
+    first = region.directions(identity, a, b, seed=3)
+    assert len(first) == region.MAX_DIRECTIONS
+    assert all((d == e).all() for d, e in zip(first, region.directions(identity, a, b, 3)))
+    assert first[0] == pytest.approx([1.0, 1.0])  # the suspect: B's x + y >= 5, pushed down
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(region, "solve", counted)
+    same = map_from_expressions({"x": "x", "y": "y"}, a, from_formulation(square))
+    assert region_problem(same, a, from_formulation(square), solve(a), seed=0) is None
+    assert len(calls) == 2 * region.MAX_DIRECTIONS  # two solves per direction
