@@ -50,6 +50,7 @@ def _far_from_optimum_pairs():
     knapsack = _scalar_model("3 * x + 2 * y", ["x + y <= 4"], integer=True, upper=4)
     transport = load_formulation(EXAMPLES / "transport_lp.json")
     planning = get_family("production_planning").generate({}, 0)
+    portfolio = load_formulation(EXAMPLES / "portfolio_qp.json")
     return [
         ("LP, binds only when minimizing", square, _with_constraint(square, "floor",
                                                                     "x + y >= 5")),
@@ -57,8 +58,10 @@ def _far_from_optimum_pairs():
                                                            "2 * x + y >= 3")),
         ("MILP, removes the origin", knapsack, _with_constraint(knapsack, "some",
                                                                 "x + y >= 1")),
-        ("transport, a lane floor no cheap plan reaches", transport, _with_constraint(
+        ("transport, a lane cap no cheap plan reaches", transport, _with_constraint(
             transport, "lane", "ship['glasgow', 'london'] <= 150")),
+        ("QP, a weight cap no low-variance portfolio reaches", portfolio, _with_constraint(
+            portfolio, "cap", "w['small_cap'] <= 0.6")),
         ("production planning, a stock cap no cheap plan reaches", planning,
          _with_constraint(planning, "stock_cap",
                           "sum(stock[p, t] for p in P for t in T) <= 25")),
