@@ -178,7 +178,7 @@ def _candidates(target: InstanceModel, source: InstanceModel, t_opt: Solution,
         base = permutation_map(correspondence, target, source, "fitted")
         fitted = fit_map(base, xs, ys, set(correspondence.values()), target, source)
         yield fitted
-        if fitted.complete:
+        if fitted.complete or not fitted.unsettled:
             return
         # Too few distinct points for a unique fit of some column (3 bit patterns of a
         # 4-valued binary expansion): refit once on more pairs.

@@ -39,7 +39,7 @@ from nl2opt.equivalence.verify import (
     is_permutation,
     mapped_counterexample,
     model_sides,
-    pinned_rows,
+    uncovered_problem,
 )
 
 MAX_DIRECTIONS = 10  # cost directions per map checked: at most ~20 solves
@@ -145,7 +145,7 @@ def _compare(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
     in_target = solve(target, cost=cost, extra=[box])
     in_source = solve(source, cost=mapping.matrix.T @ cost, extra=[pulled])
     if in_target.status == "optimal" and in_source.status == "infeasible":
-        return _uncovered(mapping, target, source, in_target.x)
+        return uncovered_problem(mapping, target, source, in_target.x)
     if not (in_target.ok and in_source.ok):
         return _inconclusive(target, source, in_target, in_source)
     image = mapping.apply(in_source.x)
@@ -155,7 +155,7 @@ def _compare(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
     if value_source < value_target - VALUE_TOLERANCE * scale:
         return _outside(target, source, in_source.x, image)
     if value_target < value_source - VALUE_TOLERANCE * scale:
-        return _uncovered(mapping, target, source, in_target.x)
+        return uncovered_problem(mapping, target, source, in_target.x)
     return None
 
 
@@ -169,24 +169,6 @@ def _outside(target: InstanceModel, source: InstanceModel, y: np.ndarray,
                                  f"maps to a point that is not feasible in {target.source}: "
                                  "the feasible regions differ", target, source, y, image,
                                  problems)
-
-
-def _uncovered(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
-               x: np.ndarray) -> dict | None:
-    """A feasible target point that is the image of no feasible source point (None:
-    only noise)."""
-    found = solve(source, cost=np.zeros(source.num_cols), extra=[pinned_rows(mapping, x)])
-    if found.ok:
-        return None
-    if found.status != "infeasible":
-        return _inconclusive(target, source, found, found)
-    return {"kind": "region_coverage",
-            "explanation": f"a feasible point of {target.source} is the image of no "
-                           f"feasible point of {source.source}: the feasible regions "
-                           "differ",
-            "target_model": target.source, "target_point": target.point(x),
-            "target_objective": target.objective_value(x),
-            "problems": [f"no feasible solution of {source.source} maps onto it"]}
 
 
 def _inconclusive(target: InstanceModel, source: InstanceModel, in_target: Solution,

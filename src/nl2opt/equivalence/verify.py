@@ -18,9 +18,8 @@ the same model without constraints, with matched columns shifted by the optimum)
 So a map that passes on optima must also hold on *near-optimal* points (objective
 within a band above the optimum): each one of the source maps to a feasible point
 of the target, and each one of the target is the image of a feasible point of the
-source. A failure there withdraws the certificate without refuting equivalence
-(EquivaMap's definition speaks of optima only), so it is a note, not a
-counterexample.
+source. Equivalence asks for the same feasible region up to the map (see
+`region.py` for the rest of the region), so a failure there is a counterexample.
 """
 
 from __future__ import annotations
@@ -102,13 +101,17 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
     near = near or NearOptimal([target_optimum, source_optimum])
     (source_points, source_done), (target_points, target_done) = \
         near.points(source, source_optimum), near.points(target, target_optimum)
-    note = near_optimal_problem(mapping, target, source, source_points, target_points)
-    if note is None and not (source_done and target_done):
-        note = ("some near-optimal points could not be drawn (a solve failed or hit the "
-                "time limit), so the map is checked on the optima only")
-    if note is not None:
+    problem = near_optimal_problem(mapping, target, source, source_points, target_points)
+    if problem is None and not (source_done and target_done):
+        problem = {"kind": "inconclusive", "explanation": (
+            "some near-optimal points could not be drawn (a solve failed or hit the time "
+            "limit), so the map is checked on the optima only")}
+    if problem is not None:
         result.passed = False
-        result.notes.append(note)
+        if problem["kind"] == "inconclusive":
+            result.notes.append(problem["explanation"])
+        else:
+            result.counterexample = problem
     return result
 
 
@@ -243,23 +246,41 @@ def holds_side(held: dict, coefficients: sp.csr_matrix, bound: float, side: str)
 
 def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                          source_points: list[np.ndarray], target_points: list[np.ndarray]
-                         ) -> str | None:
+                         ) -> dict | None:
     """None if near-optimal points of the source map to feasible points of the target and
-    near-optimal points of the target are images of feasible points of the source."""
+    near-optimal points of the target are images of feasible points of the source, else
+    a counterexample (the feasible regions differ) or an inconclusive note."""
     for y in source_points:
-        problems = target.violations(mapping.apply(y), FEASIBILITY_TOLERANCE)
+        x = mapping.apply(y)
+        problems = target.violations(x, FEASIBILITY_TOLERANCE)[:5]
         if problems:
-            return (f"a near-optimal point of {source.source} maps to a point infeasible in "
-                    f"{target.source} ({problems[0]}): the map holds on the optima only")
-    for x in target_points:  # a feasibility question: no objective
-        found = solve(source, cost=np.zeros(source.num_cols), extra=[pinned_rows(mapping, x)])
-        if found.status == "infeasible":
-            return (f"a near-optimal point of {target.source} is the image of no feasible "
-                    f"point of {source.source}: the map holds on the optima only")
-        if found.status != "optimal":
-            return (f"checking a near-optimal point of {target.source} failed "
-                    f"({found.status} {found.message})")
+            return mapped_counterexample(
+                "region_soundness", f"a near-optimal point of {source.source} maps to a "
+                f"point that is not feasible in {target.source}: the feasible regions "
+                "differ", target, source, y, x, problems)
+    for x in target_points:
+        problem = uncovered_problem(mapping, target, source, x, "a near-optimal point")
+        if problem is not None:
+            return problem
     return None
+
+
+def uncovered_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                      x: np.ndarray, what: str = "a feasible point") -> dict | None:
+    """None if `x` (feasible in the target) is the image of a feasible source point, else
+    a region_coverage counterexample, or an inconclusive note when the solve failed."""
+    found = solve(source, cost=np.zeros(source.num_cols), extra=[pinned_rows(mapping, x)])
+    if found.ok:
+        return None
+    if found.status != "infeasible":
+        return {"kind": "inconclusive", "explanation": f"checking {what} of {target.source} "
+                f"failed ({found.status} {found.message})"}
+    return {"kind": "region_coverage",
+            "explanation": f"{what} of {target.source} is the image of no feasible point "
+                           f"of {source.source}: the feasible regions differ",
+            "target_model": target.source, "target_point": target.point(x),
+            "target_objective": target.objective_value(x),
+            "problems": [f"no feasible solution of {source.source} maps onto it"]}
 
 
 def pinned_rows(mapping: AffineMap, x: np.ndarray) -> ExtraRows:
