@@ -31,6 +31,7 @@ from nl2opt.equivalence.solving import (
 from nl2opt.equivalence.verify import (
     NearOptimal,
     Verification,
+    record_problem,
     status_counterexample,
     verify_map,
 )
@@ -151,13 +152,7 @@ def _verify(candidate: AffineMap, target: InstanceModel, source: InstanceModel,
     outcome = verify_map(candidate, target, source, t_opt, s_opt, t_samples, s_samples, near)
     if not outcome.passed:
         return outcome
-    problem = region_problem(candidate, target, source, t_opt, seed=seed + 5)
-    if problem is not None:
-        outcome.passed = False
-        if problem["kind"] == "inconclusive":
-            outcome.notes.append(problem["explanation"])
-        else:
-            outcome.counterexample = problem
+    record_problem(outcome, region_problem(candidate, target, source, t_opt, seed=seed + 5))
     return outcome
 
 

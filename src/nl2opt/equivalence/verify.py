@@ -106,13 +106,19 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
         problem = {"kind": "inconclusive", "explanation": (
             "some near-optimal points could not be drawn (a solve failed or hit the time "
             "limit), so the map is checked on the optima only")}
-    if problem is not None:
-        result.passed = False
-        if problem["kind"] == "inconclusive":
-            result.notes.append(problem["explanation"])
-        else:
-            result.counterexample = problem
+    record_problem(result, problem)
     return result
+
+
+def record_problem(result: Verification, problem: dict | None) -> None:
+    """A failed check fails the map: a counterexample, or a note when inconclusive."""
+    if problem is None:
+        return
+    result.passed = False
+    if problem["kind"] == "inconclusive":
+        result.notes.append(problem["explanation"])
+    else:
+        result.counterexample = problem
 
 
 def _check_optima(result: Verification, mapping: AffineMap, target: InstanceModel,
