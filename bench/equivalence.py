@@ -1,12 +1,15 @@
 """Accuracy of equivalence checking: LLM-free mapping vs two baselines (no LLM).
 
-    python bench/equivalence.py [--suite generated|dropped|formulationbench|all] [--data DIR]
+    python bench/equivalence.py [--suite generated|dropped|kept|formulationbench|all] [--data DIR]
 
 (a) generated: every examples/*.json through every transformation of
     nl2opt.equivalence.transforms (labelled equivalent / not equivalent);
 (b) dropped: hard negatives, each synthesis family's default instance against itself
     with all its constraints, or one constraint family, dropped (kept where that
     changes the optimal value or status);
+(b') kept: the same with one constraint family dropped where the optimum does *not*
+    change; equivalent iff the dropped rows are redundant (an exact row-by-row check),
+    else a cut far from every optimum that only the feasible regions show;
 (c) formulationbench: the FormulationBench pairs staged at DATA (default
     /work/shared/datasets/equivaformulation/formulationbench_substitute). Its
     formulations carry gurobipy snippets; each is assembled into a script, run in
@@ -29,6 +32,8 @@ import re
 import sys
 import time
 from collections import defaultdict
+
+import numpy as np
 
 from nl2opt.equivalence import equivalent, generate_variants
 from nl2opt.equivalence.instance import from_formulation
@@ -86,6 +91,62 @@ def dropped_cases():
                 kind = "all constraints dropped" if dropped is None else "one family dropped"
                 cases.append((f"{family.name} -{dropped or 'all'}", kind, False, base, variant))
     return cases, skipped
+
+
+def kept_cases(root: str):
+    """Pairs with the same optimum: each synthesis family's default instance (and each
+    example) against itself with one constraint family dropped, where the optimal value
+    and status stay the same. Labelled by an oracle independent of the checker: the
+    pair is equivalent iff every dropped row is redundant, i.e. neither side of it can
+    be crossed over the reduced model (two exact solves per row). A non-redundant row
+    that changes no optimum is a cut far from every optimum: only the feasible regions
+    tell such pairs apart."""
+    from nl2opt.synthesis.families import FAMILIES
+
+    bases = [(family.name, family.generate({}, 0)) for family in FAMILIES]
+    bases += [(os.path.basename(path), load_formulation(path)) for path in
+              sorted(glob.glob(os.path.join(root, "examples", "*.json")))
+              if not path.endswith("expected.json")]
+    cases, skipped = [], []
+    for name, base in bases:
+        try:
+            full = from_formulation(base)
+            reference = solve(full)
+        except Nl2OptError as exc:
+            skipped.append((name, f"not an LP/MILP/QP instance ({type(exc).__name__})"))
+            continue
+        if reference.status != "optimal":
+            skipped.append((name, f"base model is {reference.status}"))
+            continue
+        for dropped in dict.fromkeys(c.name for c in base.constraints):
+            kept = [c for c in base.constraints if c.name != dropped]
+            variant = base.model_copy(update={"constraints": kept})
+            reduced = from_formulation(variant)
+            if _same_outcome(reference, solve(reduced)):
+                redundant = _all_redundant(full, reduced)
+                cases.append((f"{name} -{dropped}", "redundant family dropped" if redundant
+                               else "far-from-optimum family dropped", redundant, base,
+                               variant))
+    return cases, skipped
+
+
+def _all_redundant(full, reduced) -> bool:
+    """Does every row of `full` missing from `reduced` hold over all of `reduced`?"""
+    present = set(reduced.row_names)
+    for row, row_name in enumerate(full.row_names):
+        if row_name in present:
+            continue
+        coefficients = full.matrix[row].toarray().ravel()
+        for bound, sign in ((full.row_upper[row], -1.0), (full.row_lower[row], 1.0)):
+            if not np.isfinite(bound):
+                continue
+            found = solve(reduced, cost=sign * coefficients)
+            if found.status != "optimal":
+                return False  # unbounded: the side can be crossed
+            reach = float(coefficients @ found.x)
+            if sign * (reach - bound) < -1e-6 * max(1.0, abs(bound)):
+                return False
+    return True
 
 
 def _same_outcome(a, b) -> bool:
@@ -246,7 +307,8 @@ def print_table(title: str, results, skipped) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("generated", "dropped", "formulationbench", "all"),
+    parser.add_argument("--suite", choices=("generated", "dropped", "kept", "formulationbench",
+                                            "all"),
                         default="all")
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--verbose", action="store_true", help="print each pair as it runs")
@@ -258,6 +320,10 @@ def main(argv=None) -> None:
     if args.suite in ("dropped", "all"):
         cases, skipped = dropped_cases()
         print_table("Hard negatives (synthesis families with constraints dropped)",
+                    run(cases, args.verbose), skipped)
+    if args.suite in ("kept", "all"):
+        cases, skipped = kept_cases(root)
+        print_table("Same optimum (one constraint family dropped, optimum unchanged)",
                     run(cases, args.verbose), skipped)
     if args.suite in ("formulationbench", "all"):
         if not os.path.isdir(args.data):

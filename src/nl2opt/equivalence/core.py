@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from nl2opt.equivalence.baselines import optimal_value_baseline, wl_baseline
 from nl2opt.equivalence.fitting import fit_map, paired_samples
 from nl2opt.equivalence.instance import InstanceModel, load_instance
 from nl2opt.equivalence.maps import AffineMap, MappingError, permutation_map
 from nl2opt.equivalence.matching import name_matching, wl_matching
+from nl2opt.equivalence.region import region_problem
 from nl2opt.equivalence.report import Attempt, EquivalenceReport
 from nl2opt.equivalence.solving import (
     Solution,
@@ -25,7 +28,13 @@ from nl2opt.equivalence.solving import (
     solve,
     time_budget,
 )
-from nl2opt.equivalence.verify import NearOptimal, status_counterexample, verify_map
+from nl2opt.equivalence.verify import (
+    NearOptimal,
+    Verification,
+    record_problem,
+    status_counterexample,
+    verify_map,
+)
 
 
 def equivalent(a, b, llm=None, *, samples: int = 4, seed: int = 0,
@@ -104,8 +113,8 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
             (a, b, "B -> A", sa, sb, samples_a, samples_b),
             (b, a, "A -> B", sb, sa, samples_b, samples_a)):
         for candidate in _candidates(target, source, t_opt, s_opt, seed, fit_samples):
-            outcome = verify_map(candidate, target, source, t_opt, s_opt, t_samples,
-                                 s_samples, near)
+            outcome = _verify(candidate, target, source, t_opt, s_opt, t_samples,
+                              s_samples, near, seed)
             report.attempts.append(_attempt(candidate, label, outcome))
             if outcome.passed:
                 _certify(report, candidate, target, source, label, outcome)
@@ -120,7 +129,7 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
                 report.attempts.append(Attempt(origin="llm", direction="B -> A",
                                                complete=False, passed=False, note=note))
                 continue
-            outcome = verify_map(candidate, a, b, sa, sb, samples_a, samples_b, near)
+            outcome = _verify(candidate, a, b, sa, sb, samples_a, samples_b, near, seed)
             report.attempts.append(_attempt(candidate, "B -> A", outcome))
             if outcome.passed:
                 _certify(report, candidate, a, b, "B -> A", outcome)
@@ -133,6 +142,18 @@ def _search(report, a: InstanceModel, b: InstanceModel, sa: Solution, sb: Soluti
     else:
         report.reason = ("no complete variable map was found (names and structure do not "
                          "match and no affine fit exists); try --llm")
+
+
+def _verify(candidate: AffineMap, target: InstanceModel, source: InstanceModel,
+            t_opt: Solution, s_opt: Solution, t_samples, s_samples, near: NearOptimal,
+            seed: int) -> Verification:
+    """Optima (verify_map), then the feasible regions (region_problem): a map that
+    carries optima but not the region (a cut far from every optimum) is refuted."""
+    outcome = verify_map(candidate, target, source, t_opt, s_opt, t_samples, s_samples, near)
+    if not outcome.passed:
+        return outcome
+    record_problem(outcome, region_problem(candidate, target, source, t_opt, seed=seed + 5))
+    return outcome
 
 
 def _candidates(target: InstanceModel, source: InstanceModel, t_opt: Solution,
@@ -150,7 +171,16 @@ def _candidates(target: InstanceModel, source: InstanceModel, t_opt: Solution,
         xs, ys = paired_samples(target, source, t_opt, s_opt, correspondence, fit_samples,
                                 seed + 3)
         base = permutation_map(correspondence, target, source, "fitted")
-        yield fit_map(base, xs, ys, set(correspondence.values()), target, source)
+        fitted = fit_map(base, xs, ys, set(correspondence.values()), target, source)
+        yield fitted
+        if fitted.complete or not fitted.unsettled:
+            return
+        # Too few distinct points for a unique fit of some column (3 bit patterns of a
+        # 4-valued binary expansion): refit once on more pairs.
+        more_x, more_y = paired_samples(target, source, t_opt, s_opt, correspondence,
+                                        fit_samples, seed + 6)
+        yield fit_map(base, np.vstack([xs, more_x]), np.vstack([ys, more_y]),
+                      set(correspondence.values()), target, source)
 
 
 def _attempt(candidate: AffineMap, direction: str, outcome) -> Attempt:

@@ -31,6 +31,7 @@ RESIDUAL_TOLERANCE = 1e-6
 # Samples closer than this (relative) are one point: solves on an optimal face wobble
 # by about 1e-7, and a fit to that wobble would be a fit to noise.
 DISTINCT_TOLERANCE = 10 * RESIDUAL_TOLERANCE
+UNDERDETERMINED = "underdetermined"  # a column fit that more distinct samples may settle
 
 
 def paired_samples(target: InstanceModel, source: InstanceModel, target_optimum: Solution,
@@ -95,6 +96,7 @@ def fit_map(base: AffineMap, xs: np.ndarray, ys: np.ndarray, matched_source: set
     matrix = base.matrix.tocsr()
     free_source = [j for j in range(ys.shape[1]) if j not in matched_source]
     points = _count_distinct(ys)
+    unsettled = 0
     for i in range(xs.shape[1]):
         if defined[i] and _exact(matrix[i] @ ys.T + shift[i], xs[:, i]):
             row = matrix[i].tocoo()
@@ -123,6 +125,10 @@ def fit_map(base: AffineMap, xs: np.ndarray, ys: np.ndarray, matched_source: set
         fitted = None
         for tier in tiers:
             fitted = _fit_column(xs[:, i], ys, tier) if tier else None
+            if fitted is UNDERDETERMINED:
+                unsettled += 1
+                fitted = None
+                break
             if fitted is not None:
                 break
         if defined[i] and fitted is not None and not fitted[0] and \
@@ -137,7 +143,7 @@ def fit_map(base: AffineMap, xs: np.ndarray, ys: np.ndarray, matched_source: set
         vals.extend(coefs)
         shift[i] = constant
     fitted_matrix = sp.csr_matrix((vals, (rows, cols)), shape=base.matrix.shape)
-    return AffineMap(fitted_matrix, shift, defined, "fitted")
+    return AffineMap(fitted_matrix, shift, defined, "fitted", unsettled=unsettled)
 
 
 def _scaled_partner(values, partner_values, target, source, i: int, j: int):
@@ -166,10 +172,11 @@ def _exact(predicted, actual) -> bool:
 
 def _fit_column(values: np.ndarray, ys: np.ndarray, candidates: list[int]):
     """(support, coefficients, constant) with values = ys[:, support] @ coefs + constant,
-    exact and over-determined, preferring one source column; None when there is none."""
+    exact and over-determined, preferring one source column; None when there is none,
+    UNDERDETERMINED when the samples have too few distinct points to tell."""
     points = _count_distinct(ys)
     if points < 3:
-        return None
+        return UNDERDETERMINED
     if np.ptp(values) <= RESIDUAL_TOLERANCE * (1 + np.max(np.abs(values))):
         return [], [], float(values.mean())
     varying = [j for j in candidates
@@ -183,8 +190,11 @@ def _fit_column(values: np.ndarray, ys: np.ndarray, candidates: list[int]):
         return None
     design = np.column_stack([ys[:, varying], np.ones(len(values))])
     rank = np.linalg.matrix_rank(design)
-    if points < rank + 1:
-        return None
+    if points < rank + 1 or rank < design.shape[1]:
+        # Rank deficient: many exact fits, and least squares picks one by its norm, not
+        # by the models (order = -0.75 b0 + 0.25 b1 + 2.25 b2 + 1.75 from three bit
+        # patterns of a binary expansion); none is kept, more points may settle it.
+        return UNDERDETERMINED
     solution, *_ = np.linalg.lstsq(design, values, rcond=None)
     if not _exact(design @ solution, values):
         return None

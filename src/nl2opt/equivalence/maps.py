@@ -31,6 +31,7 @@ class AffineMap:
     shift: np.ndarray
     defined: np.ndarray  # bool per target column
     origin: str = ""  # how it was found: name-match, wl-match, fitted, llm
+    unsettled: int = 0  # fitted: columns left undefined for lack of distinct samples
 
     @property
     def complete(self) -> bool:

@@ -18,9 +18,8 @@ the same model without constraints, with matched columns shifted by the optimum)
 So a map that passes on optima must also hold on *near-optimal* points (objective
 within a band above the optimum): each one of the source maps to a feasible point
 of the target, and each one of the target is the image of a feasible point of the
-source. A failure there withdraws the certificate without refuting equivalence
-(EquivaMap's definition speaks of optima only), so it is a note, not a
-counterexample.
+source. Equivalence asks for the same feasible region up to the map (see
+`region.py` for the rest of the region), so a failure there is a counterexample.
 """
 
 from __future__ import annotations
@@ -102,14 +101,24 @@ def verify_map(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
     near = near or NearOptimal([target_optimum, source_optimum])
     (source_points, source_done), (target_points, target_done) = \
         near.points(source, source_optimum), near.points(target, target_optimum)
-    note = near_optimal_problem(mapping, target, source, source_points, target_points)
-    if note is None and not (source_done and target_done):
-        note = ("some near-optimal points could not be drawn (a solve failed or hit the "
-                "time limit), so the map is checked on the optima only")
-    if note is not None:
-        result.passed = False
-        result.notes.append(note)
+    problem = near_optimal_problem(mapping, target, source, source_points, target_points)
+    if problem is None and not (source_done and target_done):
+        problem = {"kind": "inconclusive", "explanation": (
+            "some near-optimal points could not be drawn (a solve failed or hit the time "
+            "limit), so the map is checked on the optima only")}
+    record_problem(result, problem)
     return result
+
+
+def record_problem(result: Verification, problem: dict | None) -> None:
+    """A failed check fails the map: a counterexample, or a note when inconclusive."""
+    if problem is None:
+        return
+    result.passed = False
+    if problem["kind"] == "inconclusive":
+        result.notes.append(problem["explanation"])
+    else:
+        result.counterexample = problem
 
 
 def _check_optima(result: Verification, mapping: AffineMap, target: InstanceModel,
@@ -150,19 +159,19 @@ def directed_samples(mapping: AffineMap, target: InstanceModel, source: Instance
     # a_t . g(y) = (a_t M) . y + a_t . shift: exact. Into the target, a_s M^T is exact for
     # permutation maps (y = M^T (x - shift)) and a direction worth trying otherwise.
     into_source = _carried(target, matrix, lambda a: float((a @ shift)[0]))
-    permutation = _is_permutation(matrix)
+    permutation = is_permutation(matrix)
     into_target = _carried(source, matrix.T.tocsr(),
                            lambda a: -float((a @ matrix.T @ shift)[0]) if permutation else None)
     return (_pushed(source, source_optimum, into_source),
             _pushed(target, target_optimum, into_target))
 
 
-def _is_permutation(matrix: sp.csr_matrix) -> bool:
+def is_permutation(matrix: sp.csr_matrix) -> bool:
     return (matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0]
             and bool(np.all(matrix.data == 1.0)) and len(set(matrix.indices)) == matrix.nnz)
 
 
-def _sides(model: InstanceModel):
+def model_sides(model: InstanceModel):
     """(coefficients as a sparse 1 x columns row, lower, upper) of each row, then of each
     column's bounds."""
     rows = model.matrix.tocsr()
@@ -176,7 +185,7 @@ def _sides(model: InstanceModel):
 def _carried(model: InstanceModel, carry: sp.csr_matrix, constant):
     """(coefficients in the other model's columns, the side's bound there or None when
     unknown, 'upper' or 'lower') for each finite side of `model`."""
-    for coefficients, lower, upper in _sides(model):
+    for coefficients, lower, upper in model_sides(model):
         moved = (coefficients @ carry).tocsr()
         moved.eliminate_zeros()
         if not moved.nnz:
@@ -192,11 +201,11 @@ def _pushed(model: InstanceModel, optimum: Solution, carried) -> list[np.ndarray
     (at most MAX_DIRECTED solves)."""
     if model.has_quadratic:
         return []
-    held = _held_sides(model)
+    held = held_sides(model)
     face = optimal_face(model, optimum.objective)
     found = []
     for coefficients, bound, side in carried:
-        if bound is not None and _holds(held, coefficients, bound, side):
+        if bound is not None and holds_side(held, coefficients, bound, side):
             continue
         cost = coefficients.toarray().ravel()
         found.append(solve(model, cost=-cost if side == "upper" else cost, extra=[face]))
@@ -214,10 +223,10 @@ def _key(coefficients: sp.csr_matrix) -> tuple[tuple, float]:
     return (tuple(coefficients.indices), tuple(np.round(data / scale, 9))), scale
 
 
-def _held_sides(model: InstanceModel) -> dict:
+def held_sides(model: InstanceModel) -> dict:
     """key -> (tightest lower, tightest upper) of the scaled rows and bounds `model` has."""
     held: dict = {}
-    for coefficients, lower, upper in _sides(model):
+    for coefficients, lower, upper in model_sides(model):
         coefficients = coefficients.tocsr()
         coefficients.eliminate_zeros()
         if not coefficients.nnz:
@@ -230,7 +239,7 @@ def _held_sides(model: InstanceModel) -> dict:
     return held
 
 
-def _holds(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> bool:
+def holds_side(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> bool:
     key, scale = _key(coefficients)
     if key not in held:
         return False
@@ -243,26 +252,44 @@ def _holds(held: dict, coefficients: sp.csr_matrix, bound: float, side: str) -> 
 
 def near_optimal_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                          source_points: list[np.ndarray], target_points: list[np.ndarray]
-                         ) -> str | None:
+                         ) -> dict | None:
     """None if near-optimal points of the source map to feasible points of the target and
-    near-optimal points of the target are images of feasible points of the source."""
+    near-optimal points of the target are images of feasible points of the source, else
+    a counterexample (the feasible regions differ) or an inconclusive note."""
     for y in source_points:
-        problems = target.violations(mapping.apply(y), FEASIBILITY_TOLERANCE)
+        x = mapping.apply(y)
+        problems = target.violations(x, FEASIBILITY_TOLERANCE)[:5]
         if problems:
-            return (f"a near-optimal point of {source.source} maps to a point infeasible in "
-                    f"{target.source} ({problems[0]}): the map holds on the optima only")
-    for x in target_points:  # a feasibility question: no objective
-        found = solve(source, cost=np.zeros(source.num_cols), extra=[_pinned(mapping, x)])
-        if found.status == "infeasible":
-            return (f"a near-optimal point of {target.source} is the image of no feasible "
-                    f"point of {source.source}: the map holds on the optima only")
-        if found.status != "optimal":
-            return (f"checking a near-optimal point of {target.source} failed "
-                    f"({found.status} {found.message})")
+            return mapped_counterexample(
+                "region_soundness", f"a near-optimal point of {source.source} maps to a "
+                f"point that is not feasible in {target.source}: the feasible regions "
+                "differ", target, source, y, x, problems)
+    for x in target_points:
+        problem = uncovered_problem(mapping, target, source, x, "a near-optimal point")
+        if problem is not None:
+            return problem
     return None
 
 
-def _pinned(mapping: AffineMap, x: np.ndarray) -> ExtraRows:
+def uncovered_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
+                      x: np.ndarray, what: str = "a feasible point") -> dict | None:
+    """None if `x` (feasible in the target) is the image of a feasible source point, else
+    a region_coverage counterexample, or an inconclusive note when the solve failed."""
+    found = solve(source, cost=np.zeros(source.num_cols), extra=[pinned_rows(mapping, x)])
+    if found.ok:
+        return None
+    if found.status != "infeasible":
+        return {"kind": "inconclusive", "explanation": f"checking {what} of {target.source} "
+                f"failed ({found.status} {found.message})"}
+    return {"kind": "region_coverage",
+            "explanation": f"{what} of {target.source} is the image of no feasible point "
+                           f"of {source.source}: the feasible regions differ",
+            "target_model": target.source, "target_point": target.point(x),
+            "target_objective": target.objective_value(x),
+            "problems": [f"no feasible solution of {source.source} maps onto it"]}
+
+
+def pinned_rows(mapping: AffineMap, x: np.ndarray) -> ExtraRows:
     """The rows g(y) = x, within the feasibility tolerance."""
     wanted = x - mapping.shift
     width = FEASIBILITY_TOLERANCE * (1.0 + np.abs(wanted))
@@ -280,19 +307,26 @@ def soundness_problem(mapping: AffineMap, target: InstanceModel, source: Instanc
                         f"but its optimum is {target_optimum.objective:.10g}")
     if not problems:
         return None
-    return {"kind": "soundness",
-            "explanation": f"an optimal solution of {source.source} maps to a point that is "
-                           f"not optimal in {target.source}",
+    return mapped_counterexample("soundness", f"an optimal solution of {source.source} maps "
+                                 f"to a point that is not optimal in {target.source}",
+                                 target, source, y, x, problems)
+
+
+def mapped_counterexample(kind: str, explanation: str, target: InstanceModel,
+                          source: InstanceModel, y: np.ndarray, x: np.ndarray,
+                          problems: list[str]) -> dict:
+    """A counterexample made of a source point y and its image x = g(y)."""
+    return {"kind": kind, "explanation": explanation,
             "source_model": source.source, "source_point": source.point(y),
             "source_objective": source.objective_value(y),
             "target_model": target.source, "mapped_point": target.point(x),
-            "mapped_objective": value, "problems": problems}
+            "mapped_objective": target.objective_value(x), "problems": problems}
 
 
 def coverage_problem(mapping: AffineMap, target: InstanceModel, source: InstanceModel,
                      source_optimum: Solution, x: np.ndarray) -> dict | None:
     """None if some optimum y of the source has g(y) = x, else a counterexample."""
-    found = solve(source, extra=[_pinned(mapping, x)])
+    found = solve(source, extra=[pinned_rows(mapping, x)])
     if found.ok and objective_matches(found.objective, source_optimum.objective):
         return None
     if found.status not in ("optimal", "infeasible"):
