@@ -192,3 +192,25 @@ def test_the_pyomo_script_fills_the_elements_nl2opt_fills(tmp_path, elements, ke
         variables=[{"name": "x", "index": ["S"], "upper": 1}],
         objective="sum(p[s] * x[s] for s in S)", sense="maximize").with_data_dir(tmp_path)
     assert_same_answer(model, tmp_path)
+
+
+@pytest.mark.parametrize("elements", [["1", 1], [1, "1"], ["7", 7, "07"], [7, "07", "7"]])
+def test_a_set_of_a_number_and_its_text_is_valid_in_either_order(elements):
+    """['1', 1] was accepted and [1, '1'] refused as 'listed twice' (the number's text
+    alias was taken for the text element): a set's validity and what its keys name must
+    not depend on the order of its elements. A key names the element whose text it is."""
+    from nl2opt.formulation.data import make_set
+
+    data = make_set("S", elements)
+    for position, element in enumerate(elements):
+        assert data.positions[element] == position
+    for element in elements:
+        if isinstance(element, int) and str(element) not in elements:
+            assert data.positions[str(element)] == elements.index(element)
+    with pytest.raises(Exception, match="listed twice"):
+        make_set("S", [*elements, elements[0]])
+
+
+@pytest.mark.parametrize("elements", [["1", 1], [1, "1"]])
+def test_the_pyomo_script_agrees_for_a_number_and_its_text_in_either_order(tmp_path, elements):
+    test_the_pyomo_script_fills_the_elements_nl2opt_fills(tmp_path, elements, ["01", "1"])

@@ -128,13 +128,17 @@ def _positions_in_bulk(ordered: tuple, kinds: set) -> dict | None:
 
 
 def _positions_one_by_one(name: str, ordered: tuple) -> dict:
+    """The elements first, then the text of each number where no element has that text:
+    a key names the element whose text it is, whatever the order ([1, '1'] as ['1', 1])."""
     positions: dict = {}
     for position, element in enumerate(ordered):
         if element in positions:
             raise DataError(f"set '{name}': element {snippet(element)} is listed twice; list "
                             "each element once")
         positions[element] = position
-        positions.setdefault(str(element), position)
+    for position, element in enumerate(ordered):
+        if element.__class__ is not str:
+            positions.setdefault(str(element), position)
     return positions
 
 
