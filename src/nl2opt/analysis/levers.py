@@ -17,7 +17,6 @@ from nl2opt.formulation import expr as E
 from nl2opt.formulation.arrays import ArrayModel
 from nl2opt.formulation.model import Formulation
 from nl2opt.formulation.parser import parse_expression, parse_relation
-from nl2opt.formulation.wording import names_in
 from nl2opt.solvers.conflict import Limit
 
 
@@ -59,16 +58,16 @@ def _limit_side(relation: E.Compare, side: str, variables: set[str]) -> E.Expr |
         candidate = high if side == "upper" else low
     else:
         left, right = operands
-        constant_right = not (names_in(right) & variables)
+        constant_right = not (E.names_in(right) & variables)
         constant = right if constant_right else left
-        if names_in(constant) & variables:
+        if E.names_in(constant) & variables:
             return None
         op = ops[0]
         gives_upper = (op in ("<=", "<")) == constant_right
         if op != "==" and gives_upper != (side == "upper") and side != "both":
             return None
         candidate = constant
-    return None if names_in(candidate) & variables else candidate
+    return None if E.names_in(candidate) & variables else candidate
 
 
 def _bound_lever(formulation: Formulation, model: ArrayModel, limit: Limit) -> Lever:

@@ -140,6 +140,17 @@ def walk(node: Expr) -> Iterator[Expr]:
         stack.extend(reversed(list(children(current))))
 
 
+def names_in(node: Expr) -> set[str]:
+    """The names of parameters, variables, sets and indices the tree mentions."""
+    found = set()
+    for part in walk(node):
+        if isinstance(part, Index):
+            found.add(part.name)
+        elif isinstance(part, Name):
+            found.add(part.id)
+    return found
+
+
 def to_source(node: Expr) -> str:
     """Canonical Python-like text for a tree (fully parenthesised where needed)."""
     return _Printer().show(node, 0)

@@ -91,22 +91,12 @@ def nonlinear_data_problems(parsed: ParsedFormulation, data: ModelData) -> list[
     problems = []
     texts = [parsed.objective] + [c.relation for c in parsed.constraints]
     for text in texts:
-        for name in sorted(_names_in(text.tree) & set(infinite)):
+        for name in sorted(E.names_in(text.tree) & set(infinite)):
             problems.append(NonFinite(text.element, (
                 f"parameter '{name}' is infinite ({_where_infinite(infinite[name], data)}); "
                 "nonlinear expressions need finite data: give a number, or leave out the "
                 "limit it stands for")))
     return problems
-
-
-def _names_in(tree: E.Expr) -> set[str]:
-    names = set()
-    for node in E.walk(tree):
-        if isinstance(node, E.Name):
-            names.add(node.id)
-        elif isinstance(node, E.Index):
-            names.add(node.name)
-    return names
 
 
 def _where_infinite(param, data: ModelData) -> str:

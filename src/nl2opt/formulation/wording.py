@@ -132,9 +132,9 @@ def infer_units(formulation: Formulation) -> Units:
         if not (isinstance(node, E.Binary) and node.op == "*"):
             continue
         for rate_side, variable_side in ((node.left, node.right), (node.right, node.left)):
-            rates = names_in(rate_side) & set(units)
-            chosen = names_in(variable_side) & variables
-            if len(rates) != 1 or not chosen or names_in(rate_side) & variables:
+            rates = E.names_in(rate_side) & set(units)
+            chosen = E.names_in(variable_side) & variables
+            if len(rates) != 1 or not chosen or E.names_in(rate_side) & variables:
                 continue
             top, bottom = split_rate(units[rates.pop()])
             objective_votes[top] += 1
@@ -143,16 +143,6 @@ def infer_units(formulation: Formulation) -> Units:
                     variable_units.setdefault(variable, bottom)
     objective = objective_votes.most_common(1)[0][0] if len(objective_votes) == 1 else ""
     return Units(objective, variable_units)
-
-
-def names_in(node: E.Expr) -> set[str]:
-    found = set()
-    for part in E.walk(node):
-        if isinstance(part, E.Index):
-            found.add(part.name)
-        elif isinstance(part, E.Name):
-            found.add(part.id)
-    return found
 
 
 def objective_words(formulation: Formulation) -> str:
@@ -165,7 +155,7 @@ def objective_words(formulation: Formulation) -> str:
     except ExpressionError:
         return "objective"
     parameters = {p.name: p for p in formulation.parameters}
-    used = [parameters[name] for name in sorted(names_in(tree)) if name in parameters]
+    used = [parameters[name] for name in sorted(E.names_in(tree)) if name in parameters]
     if len(used) == 1:
         return used[0].description.strip() or words(used[0].name)
     return "objective"
