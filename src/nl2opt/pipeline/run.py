@@ -108,27 +108,30 @@ def formulation_request(problem: str, options: PipelineOptions, n: int = 1,
                         insights: Sequence[PromptInsight] = ()) -> LLMRequest:
     """The first request for a problem; with insights, the prompt that shows them (their
     ids travel in the request's metadata, so the attempt records them)."""
-    if not insights:
-        prompt = render_prompt(FORMULATE_PROMPT, problem=problem.strip(),
-                               example_answer=fewshot_answer())
-        return _request(prompt, options, n)
-    prompt = render_prompt(FORMULATE_WITH_INSIGHTS_PROMPT, problem=problem.strip(),
-                           example_answer=fewshot_answer(), insights=list(insights))
-    request = _request(prompt, options, n)
-    request.metadata["insight_ids"] = insight_ids(insights)
-    return request
+    return _request_with_insights(
+        (FORMULATE_PROMPT, FORMULATE_WITH_INSIGHTS_PROMPT), insights, options, n,
+        problem=problem.strip(), example_answer=fewshot_answer())
 
 
 def repair_request(problem: str, track: Track, round_number: int,
                    options: PipelineOptions) -> LLMRequest:
     current = track.formulation.to_json() if track.formulation else track.last_text[:8000]
-    fields = dict(problem=problem.strip(), formulation=current, round=round_number,
-                  feedback="\n".join(f"- {line}" for line in track.feedback))
-    if not track.insights:
-        return _request(render_prompt(REPAIR_PROMPT, **fields), options, 1)
-    prompt = render_prompt(REPAIR_WITH_INSIGHTS_PROMPT, insights=list(track.insights), **fields)
-    request = _request(prompt, options, 1)
-    request.metadata["insight_ids"] = insight_ids(track.insights)
+    return _request_with_insights(
+        (REPAIR_PROMPT, REPAIR_WITH_INSIGHTS_PROMPT), track.insights, options, 1,
+        problem=problem.strip(), formulation=current, round=round_number,
+        feedback="\n".join(f"- {line}" for line in track.feedback))
+
+
+def _request_with_insights(prompt_ids: tuple[str, str], insights: Sequence[PromptInsight],
+                           options: PipelineOptions, n: int, **fields) -> LLMRequest:
+    """The plain prompt without insights (runs without a library ask what they always
+    asked); with them, the prompt that shows them and their ids in the metadata."""
+    plain, with_insights = prompt_ids
+    if not insights:
+        return _request(render_prompt(plain, **fields), options, n)
+    request = _request(render_prompt(with_insights, insights=list(insights), **fields),
+                       options, n)
+    request.metadata["insight_ids"] = insight_ids(insights)
     return request
 
 
